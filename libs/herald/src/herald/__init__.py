@@ -1,0 +1,1 @@
+"""Herald's shared runtime: settings, event schemas, Kafka helpers, health and metrics, logging."""

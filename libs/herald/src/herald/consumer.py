@@ -1,0 +1,256 @@
+"""A Kafka consumer loop that decodes protobuf events, dead-letters what it cannot process, and
+commits an offset only after the handler finished the records it covers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
+from google.protobuf.message import Message
+from prometheus_client import Counter
+
+from herald import topics
+from herald.codec import InvalidRecord, decode
+from herald.connect import with_retries
+from herald.producer import Producer
+from herald.tracing import reset_trace_id, set_trace_id
+
+log = logging.getLogger(__name__)
+
+RECORDS = Counter(
+    "herald_consumer_records_total",
+    "Records a consumer finished, by outcome (ok, dead_lettered).",
+    ["group", "topic", "outcome"],
+)
+HANDLER_FAILURES = Counter(
+    "herald_consumer_handler_failures_total",
+    "Handler errors; the record is retried after a backoff and its offset stays uncommitted.",
+    ["group", "topic"],
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    # The topic's declared name, without the namespace prefix.
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    # None for a tombstone.
+    message: Message | None
+    trace_id: str | None
+    timestamp_ms: int
+
+
+RecordHandler = Callable[[Record], Awaitable[None]]
+BatchHandler = Callable[[list[Record]], Awaitable[None]]
+
+
+def _header(raw: Any, name: str) -> str | None:
+    for key, value in raw.headers or ():
+        if key == name:
+            return bytes(value).decode("utf-8", "replace")
+    return None
+
+
+class Consumer:
+    """Consumes ``topics`` as part of ``group_id`` and hands each record to a handler.
+
+    A handler that raises ``InvalidRecord`` sends the record to the dead-letter topic and the
+    consumer goes on. Any other exception means "try again": the partition is rewound to the
+    failed record, nothing past it is committed, and it is retried after a growing backoff.
+    With ``batch_handler`` the whole fetched batch is handed over at once instead.
+    """
+
+    def __init__(
+        self,
+        subscribe: Sequence[topics.Topic],
+        *,
+        bootstrap: str,
+        group_id: str,
+        producer: Producer,
+        namespace: str = "",
+        handler: RecordHandler | None = None,
+        batch_handler: BatchHandler | None = None,
+        accepts: frozenset[str] | None = None,
+        listener: ConsumerRebalanceListener | None = None,
+        max_records: int = 500,
+        retry_backoff_s: tuple[float, float] = (0.2, 30.0),
+        connect_attempts: int = 30,
+        connect_retry_delay_s: float = 1.0,
+        **options: Any,
+    ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler and batch_handler")
+        self.namespace = namespace
+        self._topics = [namespace + t.name for t in subscribe]
+        self._accepts = accepts or frozenset(
+            cls.DESCRIPTOR.full_name for t in subscribe for cls in t.message_types
+        )
+        self.group_id = group_id
+        self._producer = producer
+        self._handler = handler
+        self._batch_handler = batch_handler
+        self._listener = listener
+        self._max_records = max_records
+        self._backoff_min_s, self._backoff_max_s = retry_backoff_s
+        self._backoff_s = 0.0
+        self._connect = (connect_attempts, connect_retry_delay_s)
+        options.setdefault("auto_offset_reset", "earliest")
+        self.kafka = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            **options,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        await with_retries("Kafka (consumer)", self.kafka.start, *self._connect)
+        if self._listener is not None:
+            self.kafka.subscribe(self._topics, listener=self._listener)
+        else:
+            self.kafka.subscribe(self._topics)
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            self._started = False
+            await self.kafka.stop()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set; the batch in hand is finished and committed first."""
+        await self.start()
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.ensure_future(
+                    self.kafka.getmany(timeout_ms=1000, max_records=self._max_records)
+                )
+                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    fetch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await fetch
+                    break
+                await self.process(fetch.result())
+                if self._backoff_s:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(stopping), self._backoff_s)
+        finally:
+            stopping.cancel()
+            await self.stop()
+
+    async def process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Handle one fetched batch and commit what it finished."""
+        if not batch:
+            return
+        if self._batch_handler is not None:
+            done = await self._process_batch(batch, self._batch_handler)
+        else:
+            results = await asyncio.gather(
+                *(self._process_partition(tp, raws) for tp, raws in batch.items())
+            )
+            done = {tp: offset for tp, offset in zip(batch, results, strict=True) if offset >= 0}
+        failed = any(done.get(tp) != raws[-1].offset + 1 for tp, raws in batch.items())
+        self._backoff_s = (
+            min(max(self._backoff_s * 2, self._backoff_min_s), self._backoff_max_s)
+            if failed
+            else 0.0
+        )
+        if done:
+            try:
+                await self.kafka.commit(done)
+            except CommitFailedError as exc:
+                # The partitions moved to another member, which re-reads from the last commit.
+                log.warning("commit failed after a rebalance: %s", exc)
+
+    async def _process_partition(self, tp: TopicPartition, raws: list[Any]) -> int:
+        """Returns the offset to commit, or -1 when not even the first record was finished."""
+        next_offset = -1
+        for raw in raws:
+            try:
+                record = self._decode(raw)
+                if self._handler is not None:
+                    token = set_trace_id(record.trace_id)
+                    try:
+                        await self._handler(record)
+                    finally:
+                        reset_trace_id(token)
+                RECORDS.labels(self.group_id, raw.topic, "ok").inc()
+            except InvalidRecord as exc:
+                await self._dead_letter(raw, exc)
+            except Exception:
+                HANDLER_FAILURES.labels(self.group_id, raw.topic).inc()
+                log.exception(
+                    "handler failed; will retry",
+                    extra={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset},
+                )
+                self.kafka.seek(tp, raw.offset)
+                break
+            next_offset = raw.offset + 1
+        return next_offset
+
+    async def _process_batch(
+        self, batch: dict[TopicPartition, list[Any]], handler: BatchHandler
+    ) -> dict[TopicPartition, int]:
+        records = []
+        for raws in batch.values():
+            for raw in raws:
+                try:
+                    records.append(self._decode(raw))
+                except InvalidRecord as exc:
+                    await self._dead_letter(raw, exc)
+        try:
+            if records:
+                await handler(records)
+        except Exception:
+            HANDLER_FAILURES.labels(self.group_id, records[0].topic).inc()
+            log.exception("batch handler failed; will retry", extra={"records": len(records)})
+            for tp, raws in batch.items():
+                self.kafka.seek(tp, raws[0].offset)
+            return {}
+        for record in records:
+            RECORDS.labels(self.group_id, record.topic, "ok").inc()
+        return {tp: raws[-1].offset + 1 for tp, raws in batch.items()}
+
+    def _decode(self, raw: Any) -> Record:
+        key = raw.key.decode("utf-8", "replace") if raw.key is not None else None
+        message = None
+        if raw.value is not None:
+            message = decode(_header(raw, topics.HEADER_TYPE), raw.value, self._accepts)
+        return Record(
+            topic=raw.topic.removeprefix(self.namespace),
+            partition=raw.partition,
+            offset=raw.offset,
+            key=key,
+            message=message,
+            trace_id=_header(raw, topics.HEADER_TRACE_ID),
+            timestamp_ms=raw.timestamp,
+        )
+
+    async def _dead_letter(self, raw: Any, exc: InvalidRecord) -> None:
+        log.warning(
+            "dead-lettering record: %s",
+            exc,
+            extra={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset},
+        )
+        headers = [
+            *((k, bytes(v)) for k, v in raw.headers or ()),
+            (topics.HEADER_DLQ_REASON, exc.reason.encode()),
+            (topics.HEADER_DLQ_DETAIL, exc.detail.encode()[:1000]),
+            (topics.HEADER_DLQ_TOPIC, raw.topic.encode()),
+            (topics.HEADER_DLQ_PARTITION, str(raw.partition).encode()),
+            (topics.HEADER_DLQ_OFFSET, str(raw.offset).encode()),
+            (topics.HEADER_DLQ_GROUP, self.group_id.encode()),
+        ]
+        await (await self._producer.send_raw(topics.DLQ, raw.key, raw.value, headers))
+        RECORDS.labels(self.group_id, raw.topic, "dead_lettered").inc()
