@@ -83,6 +83,14 @@ postgres_up() {
   if [[ ! -f $dir/PG_VERSION ]]; then
     say "  initialising a PostgreSQL cluster in $dir"
     mkdir -p "$dir"
+    if [[ $(id -u) == 0 ]]; then
+      # The postgres user must be able to reach the cluster folder (a clone may sit in a 0700 dir).
+      local up=$STATE
+      while [[ $up != / ]]; do
+        if ! runuser -u postgres -- test -x "$up"; then chmod o+x "$up"; fi
+        up=$(dirname "$up")
+      done
+    fi
     local pwfile=$STATE/.pgpass.tmp
     printf '%s\n' "$PG_PASSWORD" >"$pwfile"
     if [[ $(id -u) == 0 ]]; then chown postgres: "$dir" "$pwfile"; fi
