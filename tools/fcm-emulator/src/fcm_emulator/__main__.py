@@ -1,0 +1,43 @@
+"""`fcm-emulator serve` and `fcm-emulator service-account`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from fcm_emulator import service_account
+from fcm_emulator.app import create_app
+from fcm_emulator.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
+from fcm_emulator.settings import ServiceAccountCommand, parse_command
+
+log = logging.getLogger("fcm_emulator")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    command = parse_command(argv)
+    if isinstance(command, ServiceAccountCommand):
+        info = service_account.generate(command.project_id, command.emulator_url, command.name)
+        service_account.write(command.out, info)
+        print(f"wrote {command.out} for {info['client_email']}")
+        return
+    configure_logging(command.log_level)
+    app = create_app(command)
+    log.info(
+        "listening",
+        extra={"host": command.host, "port": command.port, "strict": command.strict_targets},
+    )
+    web.run_app(
+        app,
+        host=command.host,
+        port=command.port,
+        access_log_class=JsonAccessLogger,
+        access_log=logging.getLogger(ACCESS_LOGGER) if command.log_requests else None,
+        print=None,
+        shutdown_timeout=5.0,
+    )
+
+
+if __name__ == "__main__":
+    main()
