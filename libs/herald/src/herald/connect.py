@@ -22,7 +22,11 @@ async def with_retries(
             if attempt == attempts:
                 raise
             log.warning(
-                "cannot reach %s (attempt %d/%d): %s", what, attempt, attempts, exc or repr(exc)
+                "cannot reach %s (attempt %d/%d): %s",
+                what,
+                attempt,
+                attempts,
+                str(exc) or repr(exc),
             )
             await asyncio.sleep(delay_s)
     raise AssertionError("unreachable")

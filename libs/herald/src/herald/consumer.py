@@ -114,7 +114,11 @@ class Consumer:
     async def start(self) -> None:
         if self._started:
             return
-        await with_retries("Kafka (consumer)", self.kafka.start, *self._connect)
+        try:
+            await with_retries("Kafka (consumer)", self.kafka.start, *self._connect)
+        except BaseException:
+            await self.kafka.stop()
+            raise
         if self._listener is not None:
             self.kafka.subscribe(self._topics, listener=self._listener)
         else:
@@ -128,9 +132,16 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the batch in hand is finished and committed first."""
-        await self.start()
         stopping = asyncio.ensure_future(stop.wait())
         try:
+            starting = asyncio.ensure_future(self.start())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+                return
+            starting.result()
             while not stop.is_set():
                 fetch = asyncio.ensure_future(
                     self.kafka.getmany(timeout_ms=1000, max_records=self._max_records)

@@ -47,12 +47,16 @@ class Producer:
 
     async def start(self) -> None:
         if not self._started:
-            await with_retries(
-                "Kafka (producer)",
-                self._kafka.start,
-                self._connect_attempts,
-                self._connect_retry_delay_s,
-            )
+            try:
+                await with_retries(
+                    "Kafka (producer)",
+                    self._kafka.start,
+                    self._connect_attempts,
+                    self._connect_retry_delay_s,
+                )
+            except BaseException:
+                await self._kafka.stop()
+                raise
             self._started = True
 
     async def stop(self) -> None:
