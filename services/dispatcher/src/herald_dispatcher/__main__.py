@@ -1,28 +1,22 @@
-"""Entry point of the dispatcher (its work is not built yet: it serves health and metrics only)."""
+"""Entry point: ``python -m herald_dispatcher`` (or ``herald-dispatcher``)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from herald import lifecycle
-from herald.health import HealthServer
 from herald.logs import configure_logging
-from herald.settings import HeraldSettings
-
-
-async def serve(stop: asyncio.Event) -> None:
-    settings = HeraldSettings()
-    server = HealthServer(settings.health_host, settings.health_port, {})
-    await server.start()
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+from herald_dispatcher.service import Dispatcher
+from herald_dispatcher.settings import DispatcherSettings
 
 
 def main() -> None:
-    settings = HeraldSettings()
+    settings = DispatcherSettings()
     configure_logging("dispatcher", settings.log_level)
+
+    async def serve(stop: asyncio.Event) -> None:
+        await Dispatcher(settings).run(stop)
+
     lifecycle.run(serve)
 
 

@@ -119,8 +119,10 @@ class FaultInjector:
         for threshold, code in self._thresholds:
             if draw < threshold:
                 retry_after = self.config.retry_after_s
-                if code is FcmErrorCode.QUOTA_EXCEEDED and retry_after is None:
-                    retry_after = DEFAULT_QUOTA_RETRY_AFTER_S
+                if code is FcmErrorCode.QUOTA_EXCEEDED:
+                    retry_after = (
+                        retry_after if retry_after is not None else DEFAULT_QUOTA_RETRY_AFTER_S
+                    )
                 elif code is not FcmErrorCode.UNAVAILABLE:
                     retry_after = None
                 raise FcmError(code, retry_after_s=retry_after)

@@ -95,10 +95,10 @@ async def send(request: web.Request) -> web.Response:
     if grant.project_id != project_id:
         return errors.permission_denied(project_id)
 
+    raw = await request.read()
     delay_s = emulator.faults.delay_s()
     if delay_s:
         await asyncio.sleep(delay_s)
-    raw = await request.read()
     body: Any = None
     with contextlib.suppress(ValueError):
         body = json.loads(raw)

@@ -1,0 +1,262 @@
+"""One delivery from its first attempt to a final outcome: expiry, the shared rate limit, the
+delivery key, the send, FCM's verdict, and retries short enough to wait for here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Collection
+
+from herald.logs import mask
+from herald.v1 import deliveries_pb2
+from herald_dispatcher import message, metrics
+from herald_dispatcher.fcm import FcmRequest, FcmResponse, FcmSender
+from herald_dispatcher.keys import Keys
+from herald_dispatcher.ledger import Earlier, Ledger, Pending, Settled
+from herald_dispatcher.outcome import Delivery, Outcome
+from herald_dispatcher.ratelimit import RateLimiter
+from herald_dispatcher.retry import Plan, RetryPolicy
+from herald_dispatcher.timing import now_ms, sleep_unless
+from herald_dispatcher.verdict import Classified, Verdict, classify
+
+log = logging.getLogger(__name__)
+
+_STATUS = deliveries_pb2.DeliveryStatus
+_PENDING_POLL_S = 0.5
+
+
+class HandedBack(Exception):
+    """The process is stopping: the delivery had no outcome and its record stays uncommitted."""
+
+
+class Deliverer:
+    def __init__(
+        self,
+        *,
+        sender: FcmSender,
+        projects: Collection[str],
+        limiter: RateLimiter,
+        ledger: Ledger,
+        keys: Keys,
+        policy: RetryPolicy,
+        max_in_flight: int,
+        stop: asyncio.Event,
+    ) -> None:
+        self._sender = sender
+        self._projects = frozenset(projects)
+        self._limiter = limiter
+        self._ledger = ledger
+        self._keys = keys
+        self._policy = policy
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._stop = stop
+
+    async def deliver(self, delivery: Delivery) -> Outcome:
+        """The final outcome; raises HandedBack when stopping before there is one."""
+        notification = delivery.notification
+        attempts = notification.due.attempts
+        if delivery.project_id not in self._projects:
+            return Outcome(
+                _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                attempts,
+                error_message=f"no credentials for FCM project {delivery.project_id!r}",
+                dead_letter_reason="unknown-fcm-project",
+            )
+        key = self._keys.delivery(
+            notification.notification_id,
+            notification.occurrence_ms,
+            delivery.project_id,
+            delivery.target.value,
+        )
+        retries_here = 0
+        while True:
+            if notification.expired(now_ms()):
+                return Outcome(
+                    _STATUS.DELIVERY_STATUS_EXPIRED, attempts, error_message="expired before sent"
+                )
+            if not await self._limiter.acquire(delivery.project_id, self._stop):
+                raise HandedBack
+            try:
+                request = self._request(delivery)
+            except ValueError as exc:
+                return Outcome(
+                    _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                    attempts,
+                    error_message=str(exc),
+                    dead_letter_reason="invalid-message",
+                )
+            async with self._slots:
+                if self._stop.is_set():
+                    raise HandedBack
+                earlier = await self._ledger.claim(key, now_ms())
+                if earlier is None:
+                    attempts += 1
+                    response = await self._send(request)
+            if earlier is not None:
+                outcome = await self._after_earlier(key, earlier, attempts)
+                if outcome is None:
+                    continue
+                return outcome
+            verdict = classify(response)
+            outcome = await self._conclude(delivery, key, verdict, response, attempts)
+            if outcome is not None:
+                return outcome
+            # The key is released: retry here after a short wait, or hand the delivery on.
+            quota = verdict.verdict is Verdict.QUOTA
+            delay_s = self._policy.delay_s(attempts, response.retry_after_s, quota=quota)
+            if quota:
+                await self._limiter.block(delivery.project_id, delay_s)
+            now = now_ms()
+            decision = self._policy.decide(
+                attempts=attempts,
+                inprocess_retries=retries_here,
+                delay_s=delay_s,
+                now_ms=now,
+                occurrence_ms=notification.occurrence_ms,
+                expires_at_ms=notification.expires_at_ms,
+            )
+            if decision.plan is Plan.IN_PROCESS:
+                metrics.RETRIES.labels("in_process").inc()
+                retries_here += 1
+                if await sleep_unless(self._stop, decision.delay_s):
+                    raise HandedBack
+                continue
+            if decision.plan is Plan.SCHEDULE:
+                metrics.RETRIES.labels("scheduled").inc()
+                retry_at_ms = now + int(decision.delay_s * 1000)
+                return _failure(
+                    _STATUS.DELIVERY_STATUS_RETRY_SCHEDULED,
+                    attempts,
+                    verdict,
+                    response,
+                    retry_at_ms=retry_at_ms,
+                )
+            if decision.plan is Plan.EXPIRE:
+                return _failure(_STATUS.DELIVERY_STATUS_EXPIRED, attempts, verdict, response)
+            return _failure(
+                _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                attempts,
+                verdict,
+                response,
+                dead_letter_reason="retry-budget-spent",
+            )
+
+    def _request(self, delivery: Delivery) -> FcmRequest:
+        built = message.build(delivery.notification, delivery.target, delivery.platform, now_ms())
+        return FcmRequest(delivery.project_id, built, message.encode(built))
+
+    async def _send(self, request: FcmRequest) -> FcmResponse:
+        metrics.IN_FLIGHT.inc()
+        started = time.perf_counter()
+        try:
+            response = await self._sender.send(request)
+        finally:
+            metrics.IN_FLIGHT.dec()
+        project = request.project_id
+        metrics.fcm_latency(project).observe(time.perf_counter() - started)
+        metrics.fcm_requests(project, response.error_code or "OK").inc()
+        return response
+
+    async def _conclude(
+        self,
+        delivery: Delivery,
+        key: str,
+        classified: Classified,
+        response: FcmResponse,
+        attempts: int,
+    ) -> Outcome | None:
+        """Settle the key with a final outcome, or release it and return None for a retry."""
+        verdict = classified.verdict
+        if verdict is Verdict.SENT:
+            await self._ledger.settle(key, Settled(_STATUS.DELIVERY_STATUS_SENT, response.name))
+            return Outcome(_STATUS.DELIVERY_STATUS_SENT, attempts, fcm_name=response.name)
+        if verdict is Verdict.INVALID_TARGET:
+            settled = Settled(
+                _STATUS.DELIVERY_STATUS_INVALID_TARGET,
+                error_code=classified.code,
+                invalidation=classified.invalidation,
+            )
+            await self._ledger.settle(key, settled)
+            return _from_settled(settled, attempts, response.message)
+        await self._ledger.release(key)
+        if verdict is Verdict.AUTH:
+            metrics.AUTH_ERRORS.labels(delivery.project_id, response.error_code).inc()
+            log.critical(
+                "FCM refused the credentials: fix the configuration",
+                extra={
+                    "project": delivery.project_id,
+                    "error_code": response.error_code,
+                    "detail": response.message,
+                    "target": mask(delivery.target.value),
+                },
+            )
+            return _failure(
+                _STATUS.DELIVERY_STATUS_AUTH_ERROR,
+                attempts,
+                classified,
+                response,
+                dead_letter_reason="fcm-auth-error",
+            )
+        if verdict is Verdict.REJECTED:
+            return _failure(
+                _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                attempts,
+                classified,
+                response,
+                dead_letter_reason="fcm-rejected",
+            )
+        return None
+
+    async def _after_earlier(self, key: str, earlier: Earlier, attempts: int) -> Outcome | None:
+        """The outcome an earlier attempt left; None when its key was released meanwhile."""
+        while isinstance(earlier, Pending):
+            now = now_ms()
+            if earlier.lease_until_ms <= now:
+                # It was interrupted after it may have reached FCM: never send it twice.
+                await self._ledger.settle(key, Settled(_STATUS.DELIVERY_STATUS_SENT))
+                metrics.DUPLICATES.inc()
+                return Outcome(
+                    _STATUS.DELIVERY_STATUS_SENT,
+                    attempts,
+                    error_message="unconfirmed: an earlier attempt was interrupted",
+                )
+            wait_s = min(_PENDING_POLL_S, (earlier.lease_until_ms - now) / 1000)
+            if await sleep_unless(self._stop, wait_s):
+                raise HandedBack
+            found = await self._ledger.peek(key)
+            if found is None:
+                return None
+            earlier = found
+        metrics.DUPLICATES.inc()
+        return _from_settled(earlier, attempts, "")
+
+
+def _from_settled(settled: Settled, attempts: int, error_message: str) -> Outcome:
+    return Outcome(
+        settled.status,
+        attempts,
+        fcm_name=settled.fcm_name,
+        error_code=settled.error_code,
+        error_message=error_message,
+        invalidation=settled.invalidation,
+    )
+
+
+def _failure(
+    status: deliveries_pb2.DeliveryStatus,
+    attempts: int,
+    classified: Classified,
+    response: FcmResponse,
+    *,
+    retry_at_ms: int | None = None,
+    dead_letter_reason: str = "",
+) -> Outcome:
+    return Outcome(
+        status,
+        attempts,
+        error_code=classified.code,
+        error_message=response.message,
+        retry_at_ms=retry_at_ms,
+        dead_letter_reason=dead_letter_reason,
+    )

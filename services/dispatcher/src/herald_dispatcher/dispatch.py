@@ -1,0 +1,261 @@
+"""The send loop's batch handler: a batch of due notifications becomes deliveries sent in
+parallel; it returns (and the batch is committed) once every delivery has a final outcome and
+every record that outcome asks for (report, invalidation, retry hand-off, dead letter) was
+acknowledged by Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from herald import lifecycle, topics
+from herald.codec import InvalidRecord
+from herald.consumer import Consumer, Record
+from herald.producer import Producer
+from herald.v1 import common_pb2, deliveries_pb2
+from herald_dispatcher import events, metrics
+from herald_dispatcher.deliverer import Deliverer, HandedBack
+from herald_dispatcher.notification import Notification, parse
+from herald_dispatcher.outcome import Delivery, Outcome
+from herald_dispatcher.settings import DispatcherSettings
+from herald_dispatcher.targets import TargetReader, plan
+from herald_dispatcher.timing import now_ms
+
+log = logging.getLogger(__name__)
+
+Acks = list[asyncio.Future[Any]]
+_STATUS = deliveries_pb2.DeliveryStatus
+# Of the shutdown grace period, this much is kept for committing and flushing.
+_RESERVE_S = 3.0
+
+
+class Dispatch:
+    def __init__(
+        self,
+        *,
+        settings: DispatcherSettings,
+        deliverer: Deliverer,
+        targets: TargetReader,
+        producer: Producer,
+        stop: asyncio.Event,
+    ) -> None:
+        self._settings = settings
+        self._deliverer = deliverer
+        self._targets = targets
+        self._producer = producer
+        self._stop = stop
+        # Set once the consumer exists: used for partial commits on shutdown and for the lag.
+        self.consumer: Consumer | None = None
+
+    async def handle(self, records: list[Record]) -> None:
+        acks: Acks = []
+        notifications: list[Notification] = []
+        for record in records:
+            try:
+                notification = parse(record)
+            except InvalidRecord as exc:
+                acks.append(await self._dead_letter(record, exc.reason, exc.detail))
+                continue
+            notifications.append(notification)
+        found = await self._targets.resolve(n.user_id for n in notifications)
+        runs: list[tuple[Delivery, asyncio.Task[None]]] = []
+        outcomes: dict[int, Outcome] = {}
+        for notification in notifications:
+            planned = plan(
+                notification, found.get(notification.user_id, []), self._settings.default_project
+            )
+            attempts = notification.due.attempts
+            if not planned.deliveries and not planned.gone:
+                outcome = Outcome(_STATUS.DELIVERY_STATUS_NO_TARGETS, attempts)
+                acks.append(await self._report(notification, None, outcome))
+            for target in planned.gone:
+                outcome = Outcome(
+                    _STATUS.DELIVERY_STATUS_NO_TARGETS,
+                    attempts,
+                    error_message="the user no longer has this target",
+                )
+                acks.append(await self._report(notification, target, outcome))
+            for delivery in planned.deliveries:
+                task = asyncio.create_task(self._deliver(delivery, outcomes, acks))
+                runs.append((delivery, task))
+        await self._wait([task for _, task in runs])
+
+        errors: list[BaseException] = []
+        unfinished: set[tuple[int, int]] = set()
+        retries: dict[tuple[int, int], list[tuple[Delivery, Outcome]]] = defaultdict(list)
+        dead: dict[tuple[int, str], list[tuple[Delivery, Outcome]]] = defaultdict(list)
+        for delivery, task in runs:
+            source = delivery.notification.record
+            if task.cancelled() or isinstance(task.exception(), HandedBack):
+                unfinished.add((source.partition, source.offset))
+                continue
+            error = task.exception()
+            if error is not None:
+                errors.append(error)
+                continue
+            outcome = outcomes[id(delivery)]
+            if outcome.status == _STATUS.DELIVERY_STATUS_RETRY_SCHEDULED:
+                retries[(id(delivery.notification), outcome.attempts)].append((delivery, outcome))
+            if outcome.dead_letter_reason:
+                group = (id(delivery.notification), outcome.dead_letter_reason)
+                dead[group].append((delivery, outcome))
+        if errors:
+            await asyncio.gather(*acks, return_exceptions=True)
+            raise errors[0]
+        for group_outcomes in retries.values():
+            acks.append(await self._hand_back(group_outcomes))
+        for group_outcomes in dead.values():
+            acks.append(await self._dead_letter_deliveries(group_outcomes))
+        await asyncio.gather(*acks)
+        self._observe_lag(records)
+        if unfinished:
+            await self._commit_finished(records, unfinished)
+            raise HandedBack(f"stopping: {len(unfinished)} notifications handed back")
+
+    async def _deliver(self, delivery: Delivery, outcomes: dict[int, Outcome], acks: Acks) -> None:
+        outcome = outcomes[id(delivery)] = await self._deliverer.deliver(delivery)
+        acks.append(await self._report(delivery.notification, delivery.target, outcome))
+        if outcome.invalidation:
+            metrics.INVALIDATIONS.labels(str(outcome.invalidation)).inc()
+            invalidated = events.token_invalidated(delivery, outcome, now_ms())
+            acks.append(
+                await self._producer.send(
+                    topics.TOKENS_INVALIDATED,
+                    delivery.notification.user_id,
+                    invalidated,
+                    trace_id=delivery.notification.record.trace_id,
+                )
+            )
+
+    async def _wait(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Until every delivery ends; once stopping, for the grace period at most."""
+        if not tasks:
+            return
+        everything = asyncio.ensure_future(asyncio.wait(tasks))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({everything, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not everything.done():
+            grace_s = max(1.0, self._settings.shutdown_grace_s - _RESERVE_S)
+            await lifecycle.drain(set(tasks), grace_s, "deliveries")
+        await everything
+
+    async def _report(
+        self, notification: Notification, target: common_pb2.Target | None, outcome: Outcome
+    ) -> asyncio.Future[Any]:
+        metrics.SENDS.labels(
+            _STATUS.Name(outcome.status).removeprefix("DELIVERY_STATUS_").lower()
+        ).inc()
+        report = events.report(notification, target, outcome, now_ms())
+        return await self._producer.send(
+            topics.DELIVERIES,
+            notification.notification_id,
+            report,
+            trace_id=notification.record.trace_id,
+        )
+
+    async def _hand_back(self, group: list[tuple[Delivery, Outcome]]) -> asyncio.Future[Any]:
+        notification = group[0][0].notification
+        fire_at_ms = max(outcome.retry_at_ms or 0 for _, outcome in group)
+        reminder = events.retry_reminder(
+            notification,
+            [delivery.target for delivery, _ in group],
+            group[0][1].attempts,
+            fire_at_ms,
+            now_ms(),
+        )
+        return await self._producer.send(
+            topics.REMINDERS,
+            reminder.reminder_id,
+            reminder,
+            trace_id=notification.record.trace_id,
+        )
+
+    async def _dead_letter_deliveries(
+        self, group: list[tuple[Delivery, Outcome]]
+    ) -> asyncio.Future[Any]:
+        notification = group[0][0].notification
+        first = group[0][1]
+        due = events.narrowed(
+            notification,
+            [delivery.target for delivery, _ in group],
+            max(outcome.attempts for _, outcome in group),
+        )
+        log.warning(
+            "dead-lettering deliveries",
+            extra={
+                "notification_id": notification.notification_id,
+                "reason": first.dead_letter_reason,
+                "targets": len(group),
+            },
+        )
+        headers = self._dead_letter_headers(
+            notification.record, first.dead_letter_reason, first.error_message
+        )
+        return await self._producer.send_raw(
+            topics.DLQ, notification.user_id, due.SerializeToString(), headers
+        )
+
+    async def _dead_letter(self, record: Record, reason: str, detail: str) -> asyncio.Future[Any]:
+        log.warning(
+            "dead-lettering record: %s: %s",
+            reason,
+            detail,
+            extra={"partition": record.partition, "offset": record.offset},
+        )
+        value = record.message.SerializeToString() if record.message is not None else None
+        headers = self._dead_letter_headers(record, reason, detail)
+        return await self._producer.send_raw(topics.DLQ, record.key, value, headers)
+
+    def _dead_letter_headers(self, record: Record, reason: str, detail: str) -> events.Headers:
+        return events.dead_letter_headers(
+            record,
+            events.DUE_TYPE,
+            namespace=self._settings.topic_namespace,
+            group_id=self._settings.send_group_id,
+            reason=reason,
+            detail=detail,
+        )
+
+    def _observe_lag(self, records: list[Record]) -> None:
+        if self.consumer is None:
+            return
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = max(last.get(record.partition, -1), record.offset)
+        topic = self._settings.topic_namespace + topics.NOTIFICATIONS_DUE.name
+        for partition, offset in last.items():
+            highwater = self.consumer.kafka.highwater(TopicPartition(topic, partition))
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(str(partition)).set(max(0, highwater - offset - 1))
+
+    async def _commit_finished(
+        self, records: list[Record], unfinished: set[tuple[int, int]]
+    ) -> None:
+        """Commit, per partition, the records before the first one with unfinished work."""
+        if self.consumer is None:
+            return
+        topic = self._settings.topic_namespace + topics.NOTIFICATIONS_DUE.name
+        by_partition: dict[int, list[int]] = defaultdict(list)
+        for record in records:
+            by_partition[record.partition].append(record.offset)
+        offsets: dict[TopicPartition, int] = {}
+        for partition, partition_offsets in by_partition.items():
+            ordered = sorted(partition_offsets)
+            stuck = [o for o in ordered if (partition, o) in unfinished]
+            commit = stuck[0] if stuck else ordered[-1] + 1
+            if commit > ordered[0]:
+                offsets[TopicPartition(topic, partition)] = commit
+        if not offsets:
+            return
+        try:
+            await self.consumer.kafka.commit(offsets)
+        except KafkaError as exc:
+            log.warning("could not commit the finished part of the batch: %s", exc)

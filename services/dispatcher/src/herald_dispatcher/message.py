@@ -1,0 +1,131 @@
+"""One FCM HTTP v1 message per target, built with firebase-admin's message model and encoded
+(and validated) by its own encoder."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from typing import Any
+
+from firebase_admin import messaging  # type: ignore[import-untyped]
+from firebase_admin._messaging_encoder import MessageEncoder  # type: ignore[import-untyped]
+
+from herald.v1 import common_pb2
+from herald_dispatcher.notification import Notification
+
+MAX_TTL_S = 2_419_200
+_ENCODER = MessageEncoder()
+_URGENCY = {
+    common_pb2.URGENCY_VERY_LOW: "very-low",
+    common_pb2.URGENCY_LOW: "low",
+    common_pb2.URGENCY_NORMAL: "normal",
+    common_pb2.URGENCY_HIGH: "high",
+}
+_WEB_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+def web_topic(collapse_key: str) -> str:
+    """The Web Push ``Topic`` header: at most 32 URL-safe base64 characters."""
+    if _WEB_TOPIC.fullmatch(collapse_key):
+        return collapse_key
+    digest = hashlib.sha256(collapse_key.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:32]
+
+
+def ttl_s(notification: Notification, now_ms: int) -> int | None:
+    if notification.expires_at_ms is None:
+        return None
+    return max(0, min(MAX_TTL_S, (notification.expires_at_ms - now_ms) // 1000))
+
+
+def build(
+    notification: Notification,
+    target: common_pb2.Target,
+    platform: common_pb2.Platform,
+    now_ms: int,
+) -> messaging.Message:
+    due = notification.due
+    content = due.content
+    ttl = ttl_s(notification, now_ms)
+    fields: dict[str, Any] = {"data": dict(content.data) or None}
+    is_fid = target.kind == common_pb2.TARGET_KIND_FID
+    if is_fid:
+        fields["fid"] = target.value
+    if platform == common_pb2.PLATFORM_ANDROID:
+        fields["notification"] = _notification(content)
+        fields["android"] = messaging.AndroidConfig(
+            collapse_key=due.collapse_key or None,
+            priority="high" if due.urgency == common_pb2.URGENCY_HIGH else "normal",
+            ttl=ttl,
+        )
+    elif platform == common_pb2.PLATFORM_IOS:
+        fields["notification"] = _notification(content)
+        fields["apns"] = _apns(notification)
+    else:
+        fields["webpush"] = _webpush(notification, ttl)
+    built = messaging.Message(**fields)
+    if not is_fid:
+        # firebase-admin 7.7 deprecates Message.token (warning on each construction) in favour
+        # of fid; registration tokens are still addressed through it.
+        built.token = target.value
+    return built
+
+
+def encode(message: messaging.Message) -> bytes:
+    """The ``messages:send`` request body; ValueError when firebase-admin refuses the message."""
+    body = {"message": _ENCODER.default(message)}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _notification(content: common_pb2.NotificationContent) -> messaging.Notification | None:
+    if not (content.title or content.body or content.image):
+        return None
+    return messaging.Notification(
+        title=content.title or None, body=content.body or None, image=content.image or None
+    )
+
+
+def _webpush(notification: Notification, ttl: int | None) -> messaging.WebpushConfig:
+    due = notification.due
+    content = due.content
+    headers: dict[str, str] = {}
+    if ttl is not None:
+        headers["TTL"] = str(ttl)
+    if due.urgency in _URGENCY:
+        headers["Urgency"] = _URGENCY[due.urgency]
+    if due.collapse_key:
+        headers["Topic"] = web_topic(due.collapse_key)
+    shown = None
+    if content.title or content.body or content.icon or content.image:
+        shown = messaging.WebpushNotification(
+            title=content.title or None,
+            body=content.body or None,
+            icon=content.icon or None,
+            image=content.image or None,
+        )
+    link = messaging.WebpushFCMOptions(link=content.click_link) if content.click_link else None
+    return messaging.WebpushConfig(headers=headers or None, notification=shown, fcm_options=link)
+
+
+def _apns(notification: Notification) -> messaging.APNSConfig:
+    due = notification.due
+    content = due.content
+    headers = {"apns-priority": "10" if due.urgency == common_pb2.URGENCY_HIGH else "5"}
+    if due.collapse_key:
+        headers["apns-collapse-id"] = due.collapse_key[:64]
+    if notification.expires_at_ms is not None:
+        headers["apns-expiration"] = str(notification.expires_at_ms // 1000)
+    alert = None
+    if content.title or content.body:
+        alert = messaging.ApsAlert(title=content.title or None, body=content.body or None)
+    aps = messaging.Aps(
+        alert=alert,
+        content_available=True if alert is None else None,
+        mutable_content=True if content.image else None,
+    )
+    options = messaging.APNSFCMOptions(image=content.image) if content.image else None
+    return messaging.APNSConfig(
+        headers=headers, payload=messaging.APNSPayload(aps=aps), fcm_options=options
+    )

@@ -1,0 +1,207 @@
+"""Helpers of the dispatcher's tests: targets, token sets, notifications, what came out."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from fcm_emulator.client import EmulatorClient
+from fcm_emulator.records import ReceivedMessage
+from fcm_emulator.targets import IssuedTarget, TargetKind
+from herald import topics
+from herald.producer import Producer
+from herald.v1 import common_pb2, deliveries_pb2, notifications_pb2, tokens_pb2
+from kit.kafka import read_topic
+
+# The dispatcher's tests own Redis DB 2; other suites use other databases at the same time.
+REDIS_URL = "redis://127.0.0.1:63790/2"
+PROJECT = "herald-dispatch-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def seed_failing_first(failures: int, rate: float = 0.5) -> int:
+    """A fault seed whose first ``failures`` draws fail at ``rate`` and the next one does not
+    (the emulator draws once per send from ``random.Random(seed)``)."""
+    for seed in range(10_000):
+        draws = random.Random(seed)
+        if all(draws.random() < rate for _ in range(failures)) and draws.random() >= rate:
+            return seed
+    raise AssertionError("no such seed")
+
+
+async def wait_ready(port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the dispatcher did not become ready")
+            await asyncio.sleep(0.1)
+
+
+async def until(
+    predicate: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 20.0
+) -> None:
+    """Wait until the async ``predicate()`` holds; fail the test when it never does."""
+    deadline = time.monotonic() + timeout_s
+    while not await predicate():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s}s"
+        await asyncio.sleep(0.05)
+
+
+async def issue(fcm: EmulatorClient, kind: TargetKind = TargetKind.TOKEN) -> IssuedTarget:
+    return await fcm.issue_target(PROJECT, kind)
+
+
+def entry(
+    issued: IssuedTarget, platform: common_pb2.Platform = common_pb2.PLATFORM_WEB
+) -> tokens_pb2.TokenEntry:
+    kind = (
+        common_pb2.TARGET_KIND_FID
+        if issued.kind is TargetKind.FID
+        else common_pb2.TARGET_KIND_TOKEN
+    )
+    return tokens_pb2.TokenEntry(
+        target=common_pb2.Target(kind=kind, value=issued.target, project_id=PROJECT),
+        platform=platform,
+    )
+
+
+async def publish_tokens(
+    producer: Producer, user_id: str, entries: list[tokens_pb2.TokenEntry], version: int = 1
+) -> None:
+    token_set = tokens_pb2.TokenSet(
+        event_id=f"ts-{user_id}-{version}", user_id=user_id, tokens=entries, version=version
+    )
+    await producer.send_and_wait(topics.TOKENS, user_id, token_set if entries else None)
+
+
+def due(notification_id: str, user_id: str, **fields: Any) -> notifications_pb2.NotificationDue:
+    message = notifications_pb2.NotificationDue(
+        event_id=f"ev-{notification_id}",
+        notification_id=notification_id,
+        user_id=user_id,
+        content=common_pb2.NotificationContent(
+            title="Tea is ready",
+            body="Your timer ended.",
+            icon="https://herald.example/icon.png",
+            click_link="https://herald.example/timers/tea",
+            data={"timer": "tea"},
+        ),
+        **fields,
+    )
+    if not message.HasField("occurrence_at"):
+        message.occurrence_at.FromMilliseconds(int(time.time() * 1000))
+    return message
+
+
+async def publish_due(producer: Producer, message: notifications_pb2.NotificationDue) -> None:
+    await producer.send_and_wait(topics.NOTIFICATIONS_DUE, message.user_id, message)
+
+
+async def reports(
+    bootstrap: str, namespace: str, count: int, timeout_s: float = 20.0
+) -> list[deliveries_pb2.DeliveryReport]:
+    """The first ``count`` delivery reports (fewer on timeout)."""
+    found = []
+    for raw in await read_topic(bootstrap, namespace + topics.DELIVERIES.name, count, timeout_s):
+        report = deliveries_pb2.DeliveryReport()
+        report.ParseFromString(raw.value)
+        found.append(report)
+    return found
+
+
+async def accepted(fcm: EmulatorClient, target: str | None = None) -> list[ReceivedMessage]:
+    return [m for m in await fcm.messages(target=target) if m.status == 200]
+
+
+class FcmFront:
+    """An FCM endpoint in front of the emulator, for answers the emulator cannot be told to
+    give. It refuses the first ``refusals`` sends with 429 QUOTA_EXCEEDED and ``Retry-After``
+    (the emulator leaves Retry-After off the QUOTA_EXCEEDED answers it injects), passes the
+    others on, and with ``answer_first`` set passes every send on but holds the answers after
+    the first ``answer_first`` ones: FCM got them, the sender never hears back. ``answers``
+    holds (time, status) of each answer given."""
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        refusals: int = 0,
+        retry_after_s: int = 2,
+        answer_first: int | None = None,
+    ) -> None:
+        self.upstream = upstream
+        self.refusals = refusals
+        self.retry_after_s = retry_after_s
+        self.answer_first = answer_first
+        self.answers: list[tuple[float, int]] = []
+        self.held = 0
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._release = asyncio.Event()
+        app = web.Application()
+        app.router.add_post("/v1/projects/{project}/messages:send", self._send)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> FcmFront:
+        self._session = aiohttp.ClientSession()
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release.set()
+        await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _send(self, request: web.Request) -> web.Response:
+        assert self._session is not None
+        body = await request.read()
+        if len(self.answers) < self.refusals:
+            self.answers.append((time.time(), 429))
+            error = {
+                "code": 429,
+                "message": "Quota exceeded.",
+                "status": "RESOURCE_EXHAUSTED",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                        "errorCode": "QUOTA_EXCEEDED",
+                    }
+                ],
+            }
+            headers = {"Retry-After": str(self.retry_after_s)}
+            return web.json_response({"error": error}, status=429, headers=headers)
+        forwarded = {
+            "Authorization": request.headers["Authorization"],
+            "Content-Type": "application/json",
+        }
+        url = self.upstream + request.path
+        async with self._session.post(url, data=body, headers=forwarded) as answer:
+            status, answer_body = answer.status, await answer.read()
+        if self.answer_first is not None and len(self.answers) >= self.answer_first:
+            self.held += 1
+            await self._release.wait()
+        self.answers.append((time.time(), status))
+        return web.Response(body=answer_body, status=status, content_type="application/json")

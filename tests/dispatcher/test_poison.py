@@ -1,0 +1,57 @@
+"""Records the dispatcher cannot use go to the dead-letter topic; it goes on sending."""
+
+from __future__ import annotations
+
+from dispatcher.conftest import StartDispatcher
+from dispatcher.support import accepted, due, entry, issue, publish_due, publish_tokens, reports
+
+from fcm_emulator.client import EmulatorClient
+from herald import topics
+from herald.producer import Producer
+from herald.v1 import deliveries_pb2, tokens_pb2
+from kit.kafka import read_topic
+
+DUE_TYPE = b"herald.v1.NotificationDue"
+
+
+async def test_poison_records_are_dead_lettered_and_the_next_notification_is_delivered(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    await publish_tokens(producer, "kim", [entry(browser)])
+    await start_dispatcher()
+    due_topic = topics.NOTIFICATIONS_DUE
+    insecure = due("n-http", "kim")
+    insecure.content.click_link = "http://insecure.example/"
+    untyped = due("n-untyped", "kim").SerializeToString()
+    garbage = b"\xff\xfe not protobuf"
+    poison = [
+        await producer.send_raw(due_topic, "kim", garbage, [("herald-type", DUE_TYPE)]),
+        await producer.send_raw(due_topic, "kim", untyped, []),
+        await producer.send(due_topic, "kim", tokens_pb2.TokenSet(user_id="kim")),
+        await producer.send(due_topic, "kim", due("n-nobody", "")),
+        await producer.send(due_topic, "kim", insecure),
+    ]
+    for future in poison:
+        await future
+    await publish_due(producer, due("n-good", "kim"))
+
+    dead = await read_topic(bootstrap, namespace + topics.DLQ.name, 5)
+    (report,) = await reports(bootstrap, namespace, 1)
+
+    reasons = sorted(dict((k, bytes(v)) for k, v in d.headers)["herald-dlq-reason"] for d in dead)
+    assert reasons == sorted(
+        [b"undecodable", b"missing-type", b"unknown-type", b"incomplete", b"bad-click-link"]
+    )
+    assert all(
+        dict((k, bytes(v)) for k, v in d.headers)["herald-dlq-source-topic"]
+        == (namespace + due_topic.name).encode()
+        for d in dead
+    )
+    assert report.notification_id == "n-good"
+    assert report.status == deliveries_pb2.DELIVERY_STATUS_SENT
+    assert len(await accepted(fcm, browser.target)) == 1

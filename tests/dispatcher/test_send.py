@@ -1,0 +1,140 @@
+"""Due notifications become one FCM message per target, and one report each."""
+
+from __future__ import annotations
+
+import time
+
+from dispatcher.conftest import StartDispatcher
+from dispatcher.support import (
+    PROJECT,
+    accepted,
+    due,
+    entry,
+    issue,
+    publish_due,
+    publish_tokens,
+    reports,
+)
+
+from fcm_emulator.client import EmulatorClient
+from fcm_emulator.targets import TargetKind
+from herald.producer import Producer
+from herald.v1 import common_pb2, deliveries_pb2
+
+
+async def test_three_targets_get_one_message_each_and_three_reports(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    installation = await issue(fcm, TargetKind.FID)
+    phone = await issue(fcm)
+    await publish_tokens(
+        producer,
+        "ada",
+        [entry(browser), entry(installation), entry(phone, common_pb2.PLATFORM_ANDROID)],
+    )
+    await start_dispatcher()
+    expires_ms = int(time.time() * 1000) + 600_000
+    message = due("n-1", "ada", collapse_key="tea", urgency=common_pb2.URGENCY_HIGH)
+    message.expires_at.FromMilliseconds(expires_ms)
+    await publish_due(producer, message)
+
+    found = await reports(bootstrap, namespace, 3)
+
+    assert sorted(r.target.value for r in found) == sorted(
+        [browser.target, installation.target, phone.target]
+    )
+    assert {r.status for r in found} == {deliveries_pb2.DELIVERY_STATUS_SENT}
+    assert all(r.notification_id == "n-1" and r.user_id == "ada" for r in found)
+    assert all(r.attempts == 1 for r in found)
+    sent = await accepted(fcm)
+    assert sorted(m.target for m in sent if m.target) == sorted(r.target.value for r in found)
+    assert {m.name for m in sent} == {r.fcm_message_name for r in found}
+
+    (web,) = [m.message for m in sent if m.target == browser.target]
+    assert web["token"] == browser.target
+    assert web["data"] == {"timer": "tea"}
+    assert web["webpush"]["notification"] == {
+        "title": "Tea is ready",
+        "body": "Your timer ended.",
+        "icon": "https://herald.example/icon.png",
+    }
+    assert web["webpush"]["fcm_options"] == {"link": "https://herald.example/timers/tea"}
+    headers = web["webpush"]["headers"]
+    assert headers["Urgency"] == "high"
+    assert headers["Topic"] == "tea"
+    assert 590 <= int(headers["TTL"]) <= 600
+    (fid,) = [m for m in sent if m.target == installation.target]
+    assert fid.target_kind == "fid"
+    (android,) = [m.message for m in sent if m.target == phone.target]
+    assert android["android"]["collapse_key"] == "tea"
+    assert android["android"]["priority"] == "high"
+    assert android["notification"]["title"] == "Tea is ready"
+    assert "webpush" not in android
+
+
+async def test_a_user_without_targets_gets_a_no_targets_report(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    await start_dispatcher()
+    await publish_due(producer, due("n-lonely", "nobody"))
+
+    (report,) = await reports(bootstrap, namespace, 1)
+
+    assert report.status == deliveries_pb2.DELIVERY_STATUS_NO_TARGETS
+    assert report.notification_id == "n-lonely"
+    assert not report.HasField("target")
+    assert await fcm.messages() == []
+
+
+async def test_a_notification_that_expired_before_sending_is_reported_expired_not_sent(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    await publish_tokens(producer, "bob", [entry(browser)])
+    await start_dispatcher()
+    message = due("n-late", "bob")
+    message.expires_at.FromMilliseconds(int(time.time() * 1000) - 1000)
+    await publish_due(producer, message)
+
+    (report,) = await reports(bootstrap, namespace, 1)
+
+    assert report.status == deliveries_pb2.DELIVERY_STATUS_EXPIRED
+    assert report.target.value == browser.target
+    assert report.attempts == 0
+    assert await fcm.messages() == []
+
+
+async def test_a_retry_goes_only_to_the_targets_it_names(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    first, second = await issue(fcm), await issue(fcm)
+    await publish_tokens(producer, "cy", [entry(first), entry(second)])
+    await start_dispatcher()
+    retry = due("n-retry", "cy", attempts=2)
+    retry.targets.append(entry(second).target)
+    await publish_due(producer, retry)
+
+    (report,) = await reports(bootstrap, namespace, 1)
+
+    assert report.target.value == second.target
+    assert report.status == deliveries_pb2.DELIVERY_STATUS_SENT
+    assert report.attempts == 3
+    assert [m.target for m in await accepted(fcm)] == [second.target]
+    assert PROJECT in report.fcm_message_name
