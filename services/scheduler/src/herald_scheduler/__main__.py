@@ -1,28 +1,22 @@
-"""Entry point of the scheduler (its work is not built yet: it serves health and metrics only)."""
+"""Entry point: ``python -m herald_scheduler`` (or ``herald-scheduler``)."""
 
 from __future__ import annotations
 
 import asyncio
 
 from herald import lifecycle
-from herald.health import HealthServer
 from herald.logs import configure_logging
-from herald.settings import HeraldSettings
-
-
-async def serve(stop: asyncio.Event) -> None:
-    settings = HeraldSettings()
-    server = HealthServer(settings.health_host, settings.health_port, {})
-    await server.start()
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+from herald_scheduler.service import Scheduler
+from herald_scheduler.settings import SchedulerSettings
 
 
 def main() -> None:
-    settings = HeraldSettings()
+    settings = SchedulerSettings()
     configure_logging("scheduler", settings.log_level)
+
+    async def serve(stop: asyncio.Event) -> None:
+        await Scheduler(settings).run(stop)
+
     lifecycle.run(serve)
 
 

@@ -1,0 +1,92 @@
+"""Reading one partition of the compacted reminders topic into the reminders it holds now."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from herald import topics
+from herald.codec import InvalidRecord, decode
+from herald.connect import with_retries
+from herald.v1 import reminders_pb2
+from herald_scheduler.reminder import parse
+
+log = logging.getLogger(__name__)
+
+_ACCEPTS = frozenset({reminders_pb2.ReminderScheduled.DESCRIPTOR.full_name})
+_FETCH_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Snapshot:
+    # Reminder id -> its record, for every reminder the partition still holds.
+    records: dict[str, bytes] = field(default_factory=dict)
+    # The partition's end offset when reading began; the snapshot covers every record before it.
+    end_offset: int = 0
+    read: int = 0
+    invalid: int = 0
+
+
+def _type_header(raw: Any) -> str | None:
+    for key, value in raw.headers or ():
+        if key == topics.HEADER_TYPE:
+            return bytes(value).decode("utf-8", "replace")
+    return None
+
+
+def fold(snapshot: Snapshot, raw: Any, horizon_ms: int) -> None:
+    """Apply one record: the latest valid record per key wins, a tombstone removes the key.
+
+    An invalid record (dead-lettered when it was consumed) leaves the key as it was.
+    """
+    snapshot.read += 1
+    key = raw.key.decode("utf-8", "replace") if raw.key else ""
+    if not key:
+        return
+    if raw.value is None:
+        snapshot.records.pop(key, None)
+        return
+    try:
+        message = decode(_type_header(raw), raw.value, _ACCEPTS)
+        assert isinstance(message, reminders_pb2.ReminderScheduled)
+        parse(key, message, received_ms=raw.timestamp, horizon_ms=horizon_ms)
+    except InvalidRecord:
+        snapshot.invalid += 1
+        return
+    snapshot.records[key] = message.SerializeToString(deterministic=True)
+
+
+async def read_partition(
+    bootstrap: str,
+    topic: str,
+    partition: int,
+    horizon_ms: int,
+    *,
+    connect_attempts: int,
+    connect_retry_delay_s: float,
+) -> Snapshot:
+    """Read ``topic``'s ``partition`` from its beginning to its current end."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=_FETCH_BYTES,
+        fetch_max_bytes=_FETCH_BYTES,
+    )
+    await with_retries("Kafka (rebuild)", consumer.start, connect_attempts, connect_retry_delay_s)
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        snapshot = Snapshot(end_offset=(await consumer.end_offsets([tp]))[tp])
+        consumer.seek(tp, (await consumer.beginning_offsets([tp]))[tp])
+        while await consumer.position(tp) < snapshot.end_offset:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+            for raw in batch.get(tp, ()):
+                if raw.offset < snapshot.end_offset:
+                    fold(snapshot, raw, horizon_ms)
+        return snapshot
+    finally:
+        await consumer.stop()

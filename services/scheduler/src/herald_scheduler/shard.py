@@ -1,0 +1,279 @@
+"""One shard (a partition of the reminders topic) as this instance holds it: its epoch, its
+Redis index, the tombstones it wrote, and how intake changes it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from herald import topics
+from herald_scheduler import metrics
+from herald_scheduler.batching import ScriptBatcher
+from herald_scheduler.clock import Clock
+from herald_scheduler.events import headers, reminder_headers
+from herald_scheduler.keys import ShardKeys
+from herald_scheduler.publisher import BatchProducer
+from herald_scheduler.rebuild import read_partition
+from herald_scheduler.reminder import DAY_MS, Reminder, stored
+from herald_scheduler.settings import SchedulerSettings
+from herald_scheduler.store import Loaded, Lost, Retry, ShardStore, Upserted
+
+log = logging.getLogger(__name__)
+
+_LOAD_CHUNK = 1000
+
+
+@dataclass
+class OwnTombstone:
+    """A tombstone this instance wrote for a reminder that is done, not yet read back."""
+
+    record: bytes
+    # Where it landed in the topic, once Kafka acknowledged it.
+    offset: int | None = None
+    # A different record for the reminder arrived after it was taken for release.
+    superseded: bool = False
+
+
+class Shard:
+    def __init__(
+        self,
+        partition: int,
+        *,
+        scripts: ScriptBatcher,
+        producer: BatchProducer,
+        settings: SchedulerSettings,
+        clock: Clock,
+    ) -> None:
+        self.partition = partition
+        self.label = str(partition)
+        self.topic = settings.topic_namespace + topics.REMINDERS.name
+        self.store = ShardStore(scripts, ShardKeys.for_shard(self.topic, partition))
+        self.epoch = 0
+        # Set when a reminder may have become due earlier than the release loop sleeps.
+        self.wake = asyncio.Event()
+        # Until when the release loop sleeps; None while it is awake.
+        self.sleeping_until_ms: int | None = None
+        self.tombstones: dict[str, OwnTombstone] = {}
+        # Offsets up to this one were loaded by this instance's last rebuild.
+        self.rebuilt_through = -1
+        self._producer = producer
+        self._settings = settings
+        self._clock = clock
+        self._catchup_ms = settings.recurring_catchup_s * 1000
+        self._unsaved_offset: int | None = None
+        self._saved_at_ms = 0
+        self._lock = asyncio.Lock()
+
+    async def open(self, committed: int | None) -> None:
+        """Claim the shard; rebuild its index when Redis lost it or lags the group's offsets."""
+        async with self._lock:
+            self.epoch = await self.store.acquire(self._clock.now_ms())
+            try:
+                applied = await self.store.applied(self.epoch)
+            except Lost:
+                log.log(
+                    logging.INFO if committed is None else logging.WARNING,
+                    "shard %s has no index in Redis: rebuilding",
+                    self.label,
+                )
+            else:
+                if committed is None or applied + 1 >= committed:
+                    return
+                log.warning(
+                    "shard %s in Redis is behind the topic (applied %d, committed %d): rebuilding",
+                    self.label,
+                    applied,
+                    committed,
+                )
+            await self._rebuild()
+
+    async def recover(self) -> None:
+        """After Lost: take the shard back and rebuild it, unless that happened meanwhile."""
+        async with self._lock:
+            try:
+                await self.store.applied(self.epoch)
+                return
+            except Lost:
+                pass
+            await self.store.reclaim(self.epoch)
+            try:
+                await self.store.applied(self.epoch)
+            except Lost:
+                log.warning("shard %s lost its index in Redis: rebuilding", self.label)
+                await self._rebuild()
+
+    async def close(self) -> None:
+        await self.save_offset()
+        self.tombstones.clear()
+        metrics.PENDING.remove(self.label)
+
+    def notify(self, occurrence_ms: int) -> None:
+        """Wake the release loop when ``occurrence_ms`` is earlier than it would wake."""
+        if self.sleeping_until_ms is None or occurrence_ms < self.sleeping_until_ms:
+            self.wake.set()
+
+    async def scheduled(self, reminder: Reminder, record: bytes, offset: int) -> None:
+        """Apply a ReminderScheduled: store and arm it, or skip it when it changes nothing."""
+        if offset <= self.rebuilt_through:
+            return
+        own = self.tombstones.get(reminder.key)
+        if own is not None:
+            if own.record == record:
+                self._note(offset)
+                metrics.INTAKE_OUTCOMES["same"].inc()
+                return
+            own.superseded = True
+        # A one-shot reminder arms at fire_at whatever was released before.
+        expected: int | str | None = "*" if reminder.recurrence is None else None
+        last_ms: int | None = None
+        while True:
+            occurrence_ms = reminder.arm(
+                now_ms=self._clock.now_ms(), last_ms=last_ms, catchup_ms=self._catchup_ms
+            )
+            try:
+                outcome = await self.store.upsert(
+                    self.epoch, offset, reminder.key, record, occurrence_ms, expected
+                )
+            except Lost:
+                await self.recover()
+                continue
+            if isinstance(outcome, Retry):
+                last_ms = expected = outcome.last_ms
+                continue
+            break
+        metrics.INTAKE_OUTCOMES[outcome.value].inc()
+        if outcome is Upserted.APPLIED:
+            if occurrence_ms is None:
+                await self.tombstone([(reminder.key, record)])
+            else:
+                self.notify(occurrence_ms)
+
+    async def cancelled(self, reminder_id: str, offset: int) -> None:
+        """Apply a tombstone: forget the reminder, unless it is this instance's own tombstone
+        for a reminder that was done already (see ``superseded``)."""
+        if offset <= self.rebuilt_through:
+            return
+        own = self.tombstones.get(reminder_id)
+        if own is not None and own.offset in (None, offset):
+            del self.tombstones[reminder_id]
+            self._note(offset)
+            if own.superseded:
+                await self._republish(reminder_id)
+            else:
+                metrics.INTAKE_OUTCOMES["done"].inc()
+            return
+        while True:
+            try:
+                applied = await self.store.cancel(self.epoch, offset, reminder_id)
+                break
+            except Lost:
+                await self.recover()
+        metrics.INTAKE_OUTCOMES["cancelled" if applied else "seen"].inc()
+
+    async def tombstone(self, done: list[tuple[str, bytes]]) -> None:
+        """Write a tombstone for each reminder that has nothing left to release, into this
+        shard's partition (where the reminder's records are, whatever partitioner wrote them)."""
+        for reminder_id, record in done:
+            self.tombstones[reminder_id] = OwnTombstone(record)
+        try:
+            offsets = await self._producer.send_many(
+                topics.REMINDERS,
+                [(reminder_id, None, headers(None)) for reminder_id, _ in done],
+                partition=self.partition,
+            )
+        except BaseException:
+            for reminder_id, _ in done:
+                self.tombstones.pop(reminder_id, None)
+            raise
+        for (reminder_id, _), offset in zip(done, offsets, strict=True):
+            own = self.tombstones.get(reminder_id)
+            if own is not None:
+                own.offset = offset
+
+    async def superseded(self, reminder_id: str) -> None:
+        """A newer record of a reminder arrived while its last occurrence was being released,
+        and may precede this instance's tombstone in the topic, where compaction would drop it:
+        write the newer record again after the tombstone (now, or when the tombstone is read)."""
+        own = self.tombstones.get(reminder_id)
+        if own is not None:
+            own.superseded = True
+        else:
+            await self._republish(reminder_id)
+
+    async def _republish(self, reminder_id: str) -> None:
+        current = await self.store.record(reminder_id)
+        if current is None:
+            metrics.INTAKE_OUTCOMES["done"].inc()
+            return
+        await self._producer.send_many(
+            topics.REMINDERS, [(reminder_id, current, reminder_headers())], partition=self.partition
+        )
+        metrics.INTAKE_OUTCOMES["republished"].inc()
+
+    async def save_offset(self, *, at_most_every_ms: int = 0) -> None:
+        """Record in Redis the offsets of records applied without touching it."""
+        now_ms = self._clock.now_ms()
+        if self._unsaved_offset is None or now_ms < self._saved_at_ms + at_most_every_ms:
+            return
+        offset, self._unsaved_offset, self._saved_at_ms = self._unsaved_offset, None, now_ms
+        try:
+            await self.store.bump(self.epoch, offset)
+        except Exception as exc:
+            log.info("shard %s: offset %d not saved: %s", self.label, offset, exc)
+
+    def _note(self, offset: int) -> None:
+        self._unsaved_offset = max(offset, self._unsaved_offset or -1)
+
+    async def _rebuild(self) -> None:
+        started = time.monotonic()
+        metrics.REBUILDS.inc()
+        last = await self.store.last_released()
+        snapshot = await read_partition(
+            self._settings.kafka_bootstrap,
+            self.topic,
+            self.partition,
+            self._settings.horizon_days * DAY_MS,
+            connect_attempts=self._settings.connect_attempts,
+            connect_retry_delay_s=self._settings.connect_retry_delay_s,
+        )
+        await self.store.wipe(self.epoch)
+        now_ms = self._clock.now_ms()
+        armed: list[Loaded] = []
+        done: list[tuple[str, bytes]] = []
+        for reminder_id, record in snapshot.records.items():
+            reminder = stored(reminder_id, record)
+            last_ms = last.get(reminder_id)
+            occurrence_ms = reminder.arm(
+                now_ms=now_ms, last_ms=last_ms, catchup_ms=self._catchup_ms
+            )
+            if occurrence_ms is None:
+                done.append((reminder_id, record))
+            else:
+                armed.append(Loaded(reminder_id, record, occurrence_ms, last_ms))
+        for start in range(0, len(armed), _LOAD_CHUNK):
+            await self.store.load(self.epoch, armed[start : start + _LOAD_CHUNK])
+        await self.store.seal(self.epoch, snapshot.end_offset - 1)
+        self.rebuilt_through = snapshot.end_offset - 1
+        self.tombstones = {
+            k: v
+            for k, v in self.tombstones.items()
+            if v.offset is None or v.offset > self.rebuilt_through
+        }
+        if done:
+            await self.tombstone(done)
+        metrics.REBUILT_REMINDERS.inc(len(armed))
+        self.wake.set()
+        log.info(
+            "shard %s rebuilt from the topic",
+            self.label,
+            extra={
+                "records_read": snapshot.read,
+                "invalid": snapshot.invalid,
+                "armed": len(armed),
+                "done": len(done),
+                "end_offset": snapshot.end_offset,
+                "duration_s": round(time.monotonic() - started, 3),
+            },
+        )
