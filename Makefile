@@ -9,7 +9,7 @@ PY_SOURCES := $(wildcard libs services tools tests bench)
 PROTO_OUT := libs/herald/src
 INFRA := deploy/local/infra.sh
 
-.PHONY: help setup infra-up infra-down infra-status topics proto proto-check lint fmt test run
+.PHONY: help setup infra-up infra-down infra-status browser topics proto proto-check lint fmt test test-e2e run
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ infra-down: ## stop the local infrastructure (state stays in .herald/)
 
 infra-status: ## show whether each infrastructure component is up
 	@$(INFRA) status
+
+browser: ## install Debian's chromium and dbus-daemon for the browser tests when missing
+	@deploy/local/browser.sh
 
 topics: setup infra-up ## create or update Herald's Kafka topics
 	@$(UV) run --frozen herald-topics apply
@@ -54,9 +57,11 @@ fmt: ## format the Python code and apply ruff's safe fixes
 	@$(UV) run --frozen ruff check --fix $(PY_SOURCES)
 	@$(UV) run --frozen ruff format $(PY_SOURCES)
 
-test: setup infra-up lint ## start what is needed, then lint and the whole test suite
+test: setup infra-up browser lint ## start what is needed, then lint and the whole test suite
 	@$(UV) run --frozen pytest
 
-run: topics ## start everything and show a notification flowing end to end
-	@echo "run: Kafka, Redis and PostgreSQL are up and the topics exist."
-	@echo "run: the services and the end-to-end demo are not built yet; 'make run' will start them once they are."
+test-e2e: setup infra-up browser ## only the end-to-end tests (demo page in Chromium, pipeline, herald-run)
+	@$(UV) run --frozen pytest tests/e2e
+
+run: setup ## start everything and show a notification flowing end to end (Ctrl-C stops it)
+	@$(UV) run --frozen herald-run

@@ -1,0 +1,291 @@
+"""Herald on one machine: topics, the database, the FCM emulator and the three services as
+child processes, each with the ``HERALD_*`` environment it needs and a log file of its own."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
+from fcm_emulator import service_account
+from herald.topics_cli import apply
+from herald_dev.credentials import DevCredentials
+from herald_dev.layout import StateDirs
+from herald_dev.processes import Supervisor, run_once
+from herald_dev.progress import PartFailed, Progress
+
+HOST = "127.0.0.1"
+PROJECT_ID = "herald-dev"
+DEFAULT_DATABASE_URL = "postgresql://herald:herald@127.0.0.1:54329/herald"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:63790"
+DEFAULT_KAFKA = "127.0.0.1:19092"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex((HOST, port)) == 0
+
+
+@dataclass(frozen=True)
+class Ports:
+    api: int = 8080
+    emulator: int = 18080
+    scheduler: int = 9401
+    dispatcher: int = 9402
+    demo: int = 8088
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    state: StateDirs
+    ports: Ports = field(default_factory=Ports)
+    namespace: str = ""
+    kafka_bootstrap: str = DEFAULT_KAFKA
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = DEFAULT_REDIS_URL
+    scheduler_redis_db: int = 0
+    dispatcher_redis_db: int = 0
+    project_id: str = PROJECT_ID
+    ready_timeout_s: float = 60.0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.ports.api}"
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://{HOST}:{self.ports.emulator}"
+
+    @property
+    def demo_url(self) -> str:
+        return f"http://{HOST}:{self.ports.demo}"
+
+    @property
+    def scheduler_redis_url(self) -> str:
+        return f"{self.redis_url}/{self.scheduler_redis_db}"
+
+    @property
+    def dispatcher_redis_url(self) -> str:
+        return f"{self.redis_url}/{self.dispatcher_redis_db}"
+
+    @property
+    def service_account_path(self) -> Path:
+        return self.state.fcm_keys / f"{self.project_id}.json"
+
+    def with_database(self, name: str) -> StackConfig:
+        parts = urlsplit(self.database_url)
+        return replace(self, database_url=urlunsplit(parts._replace(path=f"/{name}")))
+
+
+def _base_env(config: StackConfig) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HERALD_", "FCM_EMULATOR_"))}
+    env.update(
+        HERALD_KAFKA_BOOTSTRAP=config.kafka_bootstrap,
+        HERALD_TOPIC_NAMESPACE=config.namespace,
+        HERALD_HEALTH_HOST=HOST,
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def token_api_env(config: StackConfig, credentials: DevCredentials) -> dict[str, str]:
+    origins = [f"http://{host}:{config.ports.demo}" for host in (HOST, "localhost")]
+    return _base_env(config) | {
+        "HERALD_HTTP_HOST": HOST,
+        "HERALD_HTTP_PORT": str(config.ports.api),
+        "HERALD_DATABASE_URL": config.database_url,
+        "HERALD_MIGRATE_ON_START": "false",
+        "HERALD_JWT_HS256_SECRET": credentials.jwt_secret,
+        "HERALD_JWT_ISSUER": credentials.issuer,
+        "HERALD_JWT_AUDIENCE": credentials.audience,
+        "HERALD_SERVICE_API_KEYS": credentials.service_key,
+        "HERALD_CORS_ORIGINS": ",".join(origins),
+        "HERALD_RELAY_POLL_INTERVAL_S": "1",
+    }
+
+
+def scheduler_env(config: StackConfig) -> dict[str, str]:
+    return _base_env(config) | {
+        "HERALD_REDIS_URL": config.scheduler_redis_url,
+        "HERALD_HEALTH_PORT": str(config.ports.scheduler),
+        # The scheduler does not put the topic namespace in front of its group by itself.
+        "HERALD_GROUP_ID": f"{config.namespace}herald-scheduler",
+    }
+
+
+def dispatcher_env(config: StackConfig) -> dict[str, str]:
+    return _base_env(config) | {
+        "HERALD_REDIS_URL": config.dispatcher_redis_url,
+        "HERALD_HEALTH_PORT": str(config.ports.dispatcher),
+        "HERALD_FCM_BASE_URL": config.emulator_url,
+        "HERALD_FCM_CREDENTIALS": f"{config.project_id}={config.service_account_path}",
+    }
+
+
+def emulator_argv(config: StackConfig) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "fcm_emulator",
+        "serve",
+        "--host",
+        HOST,
+        "--port",
+        str(config.ports.emulator),
+        "--service-accounts-dir",
+        str(config.state.fcm_keys),
+    ]
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the database ``url`` names when it does not exist; True when it was created."""
+    try:
+        connection = await asyncpg.connect(url)
+    except asyncpg.InvalidCatalogNameError:
+        parts = urlsplit(url)
+        name = parts.path.lstrip("/")
+        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        return True
+    await connection.close()
+    return False
+
+
+def write_service_account(config: StackConfig) -> bool:
+    """A service-account file the emulator trusts, for the dispatcher; written again when the
+    one there points at another emulator address. True when it was (re)written."""
+    path = config.service_account_path
+    token_uri = f"{config.emulator_url}/token"
+    if path.is_file() and json.loads(path.read_text()).get("token_uri") == token_uri:
+        return False
+    service_account.write(path, service_account.generate(config.project_id, config.emulator_url))
+    return True
+
+
+class Stack:
+    """Prepares and starts everything above the infrastructure; ``stop`` ends what it started."""
+
+    def __init__(self, config: StackConfig, progress: Progress | None = None) -> None:
+        self.config = config
+        self.progress = progress or Progress()
+        self.supervisor = Supervisor()
+        self.credentials, self.new_credentials = DevCredentials.load_or_create(
+            config.state.credentials
+        )
+
+    def check_ports(self) -> None:
+        ports = self.config.ports
+        owners = {
+            "fcm-emulator": ports.emulator,
+            "token-api": ports.api,
+            "scheduler": ports.scheduler,
+            "dispatcher": ports.dispatcher,
+            "demo page": ports.demo,
+        }
+        for part, port in owners.items():
+            if port_taken(port):
+                raise PartFailed(
+                    part,
+                    f"port {port} on {HOST} is already in use "
+                    "(another 'make run' or a service started by hand?)",
+                )
+
+    async def prepare(self) -> None:
+        config = self.config
+        fresh = "new" if self.new_credentials else "kept"
+        self.progress.say(f"  ✓ development credentials: {config.state.credentials} ({fresh})")
+        with self.progress.step(f"Kafka topics (namespace {config.namespace or '(none)'})"):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    await apply(config.kafka_bootstrap, namespace=config.namespace)
+            except Exception as exc:
+                raise PartFailed("kafka", f"creating the topics failed: {exc}") from exc
+        database = urlsplit(config.database_url).path.lstrip("/")
+        with self.progress.step(f"PostgreSQL database {database} and its migrations"):
+            try:
+                if await ensure_database(config.database_url):
+                    self.progress.say(f"      created database {database}")
+            except (OSError, asyncpg.PostgresError) as exc:
+                raise PartFailed("postgres", f"cannot reach or create the database: {exc}") from exc
+            await run_once(
+                "token-api migrate",
+                [sys.executable, "-m", "herald_token_api", "migrate"],
+                token_api_env(config, self.credentials),
+                config.state.log("token-api-migrate"),
+            )
+        with self.progress.step(f"FCM service account for {config.project_id}"):
+            if write_service_account(config):
+                self.progress.say(f"      wrote {config.service_account_path}")
+
+    async def start(self) -> None:
+        """Start the emulator and the three services together, then wait for each in turn."""
+        config = self.config
+        health = f"http://{HOST}:{{}}/readyz"
+        parts = [
+            (
+                "fcm-emulator",
+                emulator_argv(config),
+                _base_env(config),
+                f"{config.emulator_url}/healthz",
+                f"FCM emulator on {config.emulator_url}",
+            ),
+            (
+                "token-api",
+                [sys.executable, "-m", "herald_token_api", "serve"],
+                token_api_env(config, self.credentials),
+                f"{config.api_url}/readyz",
+                f"token-api on {config.api_url}",
+            ),
+            (
+                "scheduler",
+                [sys.executable, "-m", "herald_scheduler"],
+                scheduler_env(config),
+                health.format(config.ports.scheduler),
+                f"scheduler (health on {HOST}:{config.ports.scheduler})",
+            ),
+            (
+                "dispatcher",
+                [sys.executable, "-m", "herald_dispatcher"],
+                dispatcher_env(config),
+                health.format(config.ports.dispatcher),
+                f"dispatcher (health on {HOST}:{config.ports.dispatcher})",
+            ),
+        ]
+        children = [
+            await self.supervisor.start(name, argv, env, config.state.log(name))
+            for name, argv, env, _, _ in parts
+        ]
+        for child, (_, _, _, ready_url, what) in zip(children, parts, strict=True):
+            with self.progress.step(what):
+                await self.supervisor.wait_ready(child, ready_url, config.ready_timeout_s)
+
+    def check_alive(self) -> None:
+        """PartFailed naming the first child that stopped by itself."""
+        for child in self.supervisor.stopped_by_themselves():
+            code = child.process.returncode
+            raise PartFailed(child.name, f"stopped by itself (exit code {code})", child.log)
+
+    async def stop(self) -> list[tuple[str, int]]:
+        return await self.supervisor.stop_all()
