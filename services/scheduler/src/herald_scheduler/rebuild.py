@@ -1,8 +1,9 @@
-"""Reading one partition of the compacted reminders topic into the reminders it holds now."""
+"""Rebuilding a shard's index from its partition of the compacted reminders topic."""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,12 +13,16 @@ from herald import topics
 from herald.codec import InvalidRecord, decode
 from herald.connect import with_retries
 from herald.v1 import reminders_pb2
-from herald_scheduler.reminder import parse
+from herald_scheduler import metrics
+from herald_scheduler.reminder import DAY_MS, parse, stored
+from herald_scheduler.settings import SchedulerSettings
+from herald_scheduler.store import Loaded, ShardStore
 
 log = logging.getLogger(__name__)
 
 _ACCEPTS = frozenset({reminders_pb2.ReminderScheduled.DESCRIPTOR.full_name})
 _FETCH_BYTES = 8 * 1024 * 1024
+_LOAD_CHUNK = 1000
 
 
 @dataclass
@@ -90,3 +95,64 @@ async def read_partition(
         return snapshot
     finally:
         await consumer.stop()
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    # The index now covers every record before this offset.
+    end_offset: int
+    # Reminders with nothing left to release (a recurring one past its end): to tombstone.
+    done: list[tuple[str, bytes]]
+
+
+async def rebuild(
+    store: ShardStore,
+    epoch: int,
+    *,
+    settings: SchedulerSettings,
+    topic: str,
+    partition: int,
+    now_ms: int,
+) -> Rebuilt:
+    """Replace the shard's index with what its partition holds; raises Lost when Redis is
+    flushed again meanwhile, Fenced when a later owner claimed the shard."""
+    started = time.monotonic()
+    metrics.REBUILDS.inc()
+    last = await store.last_released()
+    snapshot = await read_partition(
+        settings.kafka_bootstrap,
+        topic,
+        partition,
+        settings.horizon_days * DAY_MS,
+        connect_attempts=settings.connect_attempts,
+        connect_retry_delay_s=settings.connect_retry_delay_s,
+    )
+    await store.wipe(epoch)
+    armed: list[Loaded] = []
+    done: list[tuple[str, bytes]] = []
+    for reminder_id, record in snapshot.records.items():
+        last_ms = last.get(reminder_id)
+        occurrence_ms = stored(reminder_id, record).arm(
+            now_ms=now_ms, last_ms=last_ms, catchup_ms=settings.recurring_catchup_s * 1000
+        )
+        if occurrence_ms is None:
+            done.append((reminder_id, record))
+        else:
+            armed.append(Loaded(reminder_id, record, occurrence_ms, last_ms))
+    for start in range(0, len(armed), _LOAD_CHUNK):
+        await store.load(epoch, armed[start : start + _LOAD_CHUNK])
+    await store.seal(epoch, snapshot.end_offset - 1)
+    metrics.REBUILT_REMINDERS.inc(len(armed))
+    log.info(
+        "shard %d rebuilt from the topic",
+        partition,
+        extra={
+            "records_read": snapshot.read,
+            "invalid": snapshot.invalid,
+            "armed": len(armed),
+            "done": len(done),
+            "end_offset": snapshot.end_offset,
+            "duration_s": round(time.monotonic() - started, 3),
+        },
+    )
+    return Rebuilt(snapshot.end_offset, done)

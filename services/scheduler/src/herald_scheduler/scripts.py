@@ -15,8 +15,12 @@ if fence and fence > epoch then return {'FENCED'} end
 if fence ~= epoch or redis.call('EXISTS', KEYS[2]) == 0 then return {'LOST'} end
 """
 
+# For rebuilds, while the applied marker is still missing.
 _FENCE_ONLY = """
-if tonumber(redis.call('GET', KEYS[1])) ~= tonumber(ARGV[1]) then return {'FENCED'} end
+local fence = tonumber(redis.call('GET', KEYS[1]))
+local epoch = tonumber(ARGV[1])
+if fence and fence > epoch then return {'FENCED'} end
+if fence ~= epoch then return {'LOST'} end
 """
 
 _SEEN = """

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 
 from herald import topics
@@ -15,14 +14,12 @@ from herald_scheduler.clock import Clock
 from herald_scheduler.events import headers, reminder_headers
 from herald_scheduler.keys import ShardKeys
 from herald_scheduler.publisher import BatchProducer
-from herald_scheduler.rebuild import read_partition
-from herald_scheduler.reminder import DAY_MS, Reminder, stored
+from herald_scheduler.rebuild import rebuild
+from herald_scheduler.reminder import Reminder
 from herald_scheduler.settings import SchedulerSettings
-from herald_scheduler.store import Loaded, Lost, Retry, ShardStore, Upserted
+from herald_scheduler.store import Lost, Retry, ShardStore, Upserted
 
 log = logging.getLogger(__name__)
-
-_LOAD_CHUNK = 1000
 
 
 @dataclass
@@ -227,53 +224,29 @@ class Shard:
         self._unsaved_offset = max(offset, self._unsaved_offset or -1)
 
     async def _rebuild(self) -> None:
-        started = time.monotonic()
-        metrics.REBUILDS.inc()
-        last = await self.store.last_released()
-        snapshot = await read_partition(
-            self._settings.kafka_bootstrap,
-            self.topic,
-            self.partition,
-            self._settings.horizon_days * DAY_MS,
-            connect_attempts=self._settings.connect_attempts,
-            connect_retry_delay_s=self._settings.connect_retry_delay_s,
+        while True:
+            try:
+                await self._rebuild_once()
+                return
+            except Lost:
+                log.warning("shard %s was flushed again while rebuilding: again", self.label)
+                await self.store.reclaim(self.epoch)
+
+    async def _rebuild_once(self) -> None:
+        result = await rebuild(
+            self.store,
+            self.epoch,
+            settings=self._settings,
+            topic=self.topic,
+            partition=self.partition,
+            now_ms=self._clock.now_ms(),
         )
-        await self.store.wipe(self.epoch)
-        now_ms = self._clock.now_ms()
-        armed: list[Loaded] = []
-        done: list[tuple[str, bytes]] = []
-        for reminder_id, record in snapshot.records.items():
-            reminder = stored(reminder_id, record)
-            last_ms = last.get(reminder_id)
-            occurrence_ms = reminder.arm(
-                now_ms=now_ms, last_ms=last_ms, catchup_ms=self._catchup_ms
-            )
-            if occurrence_ms is None:
-                done.append((reminder_id, record))
-            else:
-                armed.append(Loaded(reminder_id, record, occurrence_ms, last_ms))
-        for start in range(0, len(armed), _LOAD_CHUNK):
-            await self.store.load(self.epoch, armed[start : start + _LOAD_CHUNK])
-        await self.store.seal(self.epoch, snapshot.end_offset - 1)
-        self.rebuilt_through = snapshot.end_offset - 1
+        self.rebuilt_through = result.end_offset - 1
         self.tombstones = {
             k: v
             for k, v in self.tombstones.items()
             if v.offset is None or v.offset > self.rebuilt_through
         }
-        if done:
-            await self.tombstone(done)
-        metrics.REBUILT_REMINDERS.inc(len(armed))
+        if result.done:
+            await self.tombstone(result.done)
         self.wake.set()
-        log.info(
-            "shard %s rebuilt from the topic",
-            self.label,
-            extra={
-                "records_read": snapshot.read,
-                "invalid": snapshot.invalid,
-                "armed": len(armed),
-                "done": len(done),
-                "end_offset": snapshot.end_offset,
-                "duration_s": round(time.monotonic() - started, 3),
-            },
-        )
