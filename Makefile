@@ -9,7 +9,7 @@ PY_SOURCES := $(wildcard libs services tools tests bench)
 PROTO_OUT := libs/herald/src
 INFRA := deploy/local/infra.sh
 
-.PHONY: help setup infra-up infra-down infra-status browser topics proto proto-check lint fmt test test-e2e run
+.PHONY: help setup infra-up infra-down infra-status browser topics proto proto-check lint fmt test test-e2e test-faults bench run
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-13s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ test: setup infra-up browser lint ## start what is needed, then lint and the who
 
 test-e2e: setup infra-up browser ## only the end-to-end tests (demo page in Chromium, pipeline, herald-run)
 	@$(UV) run --frozen pytest tests/e2e
+
+test-faults: setup infra-up ## only the fault suite: crashes and restarts under load, counted (private infra)
+	@$(UV) run --frozen pytest tests/faults
+
+bench: setup infra-up ## every benchmark, repeated, into BENCHMARKS.md and its plots (about 15 min)
+	@$(UV) run --frozen python -m bench
 
 run: setup ## start everything and show a notification flowing end to end (Ctrl-C stops it)
 	@$(UV) run --frozen herald-run
