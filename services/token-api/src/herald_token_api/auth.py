@@ -49,7 +49,8 @@ def _header(token: str) -> dict[str, Any]:
     segment = token.partition(".")[0]
     try:
         header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except (ValueError, binascii.Error) as exc:
+    # RecursionError: JSON nested deeper than the interpreter's recursion limit.
+    except (ValueError, binascii.Error, RecursionError) as exc:
         raise jwt.DecodeError("the token header is not base64url JSON") from exc
     if not isinstance(header, dict):
         raise jwt.DecodeError("the token header is not a JSON object")
@@ -151,7 +152,9 @@ class Authenticator:
         """The calling service (a key or a scoped JWT), or a 401/403 problem."""
         presented = request.headers.get(SERVICE_KEY_HEADER)
         if presented is not None:
-            if any(hmac.compare_digest(presented.encode(), k) for k in self._service_keys):
+            # aiohttp keeps header bytes that are not UTF-8 as lone surrogates: encode them back.
+            raw = presented.encode("utf-8", "surrogateescape")
+            if any(hmac.compare_digest(raw, k) for k in self._service_keys):
                 return "api-key"
             raise _unauthorized("the service key is not valid")
         caller = await self._caller(request)
@@ -170,6 +173,9 @@ class Authenticator:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         token = token.strip()
+        if not token.isascii():
+            # A JWT is base64url and dots; PyJWT would fail to encode lone surrogates.
+            raise _unauthorized("the token is not valid: not ASCII")
         try:
             jose = _header(token)
             alg = jose.get("alg")
@@ -191,6 +197,9 @@ class Authenticator:
         return Caller(subject, _scopes(claims))
 
     async def _key_for(self, alg: object, kid: object) -> str | jwt.PyJWK:
+        if not isinstance(alg, str):
+            # Also keeps unhashable values (a list, an object) out of the set lookup below.
+            raise jwt.InvalidTokenError("the token's alg is not a string")
         if alg == "HS256" and self._secret is not None:
             return self._secret
         if alg in JWKS_ALGORITHMS and self._jwks is not None:
