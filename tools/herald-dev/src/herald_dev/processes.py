@@ -94,6 +94,30 @@ class Supervisor:
                     )
                 await asyncio.sleep(READY_POLL_S)
 
+    def named(self, name: str) -> Child:
+        """The running child called ``name``; LookupError when there is none."""
+        for child in self.children:
+            if child.name == name:
+                return child
+        raise LookupError(f"no child named {name!r}")
+
+    async def kill(self, child: Child) -> int:
+        """SIGKILL the child's whole session at once, as a crash or the OOM killer would: no
+        shutdown code of its own runs. It leaves the supervisor; returns its exit code."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.process.pid, signal.SIGKILL)
+        await child.process.wait()
+        self.children.remove(child)
+        code = child.process.returncode
+        return -1 if code is None else code
+
+    async def stop(self, child: Child) -> int:
+        """Stop one child as ``stop_all`` would (SIGTERM, SIGKILL after the grace period); it
+        leaves the supervisor; returns its exit code."""
+        code = await self._stop(child)
+        self.children.remove(child)
+        return code
+
     def stopped_by_themselves(self) -> list[Child]:
         return [c for c in self.children if not c.running]
 

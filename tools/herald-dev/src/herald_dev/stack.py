@@ -19,7 +19,7 @@ from fcm_emulator import service_account
 from herald.topics_cli import apply
 from herald_dev.credentials import DevCredentials
 from herald_dev.layout import StateDirs
-from herald_dev.processes import Supervisor, run_once
+from herald_dev.processes import Child, Supervisor, run_once
 from herald_dev.progress import PartFailed, Progress
 
 HOST = "127.0.0.1"
@@ -184,6 +184,20 @@ def write_service_account(config: StackConfig) -> bool:
     return True
 
 
+PART_NAMES = ("fcm-emulator", "token-api", "scheduler", "dispatcher")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One child process of the stack: its command, environment and readiness URL."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready_url: str
+    what: str
+
+
 class Stack:
     """Prepares and starts everything above the infrastructure; ``stop`` ends what it started."""
 
@@ -239,47 +253,77 @@ class Stack:
             if write_service_account(config):
                 self.progress.say(f"      wrote {config.service_account_path}")
 
-    async def start(self) -> None:
-        """Start the emulator and the three services together, then wait for each in turn."""
+    def part(self, name: str, health_port: int | None = None) -> Part:
+        """How to run one of the four parts; ``health_port`` moves a service's health server
+        (a second instance of the scheduler or the dispatcher needs a port of its own)."""
         config = self.config
-        health = f"http://{HOST}:{{}}/readyz"
-        parts = [
-            (
-                "fcm-emulator",
+        if name == "fcm-emulator":
+            return Part(
+                name,
                 emulator_argv(config),
                 _base_env(config),
                 f"{config.emulator_url}/healthz",
                 f"FCM emulator on {config.emulator_url}",
-            ),
-            (
-                "token-api",
+            )
+        if name == "token-api":
+            return Part(
+                name,
                 [sys.executable, "-m", "herald_token_api", "serve"],
                 token_api_env(config, self.credentials),
                 f"{config.api_url}/readyz",
                 f"token-api on {config.api_url}",
-            ),
-            (
-                "scheduler",
-                [sys.executable, "-m", "herald_scheduler"],
-                scheduler_env(config),
-                health.format(config.ports.scheduler),
-                f"scheduler (health on {HOST}:{config.ports.scheduler})",
-            ),
-            (
-                "dispatcher",
-                [sys.executable, "-m", "herald_dispatcher"],
-                dispatcher_env(config),
-                health.format(config.ports.dispatcher),
-                f"dispatcher (health on {HOST}:{config.ports.dispatcher})",
-            ),
-        ]
+            )
+        services = {
+            "scheduler": ("herald_scheduler", config.ports.scheduler, scheduler_env(config)),
+            "dispatcher": ("herald_dispatcher", config.ports.dispatcher, dispatcher_env(config)),
+        }
+        if name not in services:
+            raise LookupError(f"no part named {name!r}")
+        module, port, env = services[name]
+        port = port if health_port is None else health_port
+        return Part(
+            name,
+            [sys.executable, "-m", module],
+            env | {"HERALD_HEALTH_PORT": str(port)},
+            f"http://{HOST}:{port}/readyz",
+            f"{name} (health on {HOST}:{port})",
+        )
+
+    async def start(self) -> None:
+        """Start the emulator and the three services together, then wait for each in turn."""
+        config = self.config
+        parts = [self.part(name) for name in PART_NAMES]
         children = [
-            await self.supervisor.start(name, argv, env, config.state.log(name))
-            for name, argv, env, _, _ in parts
+            await self.supervisor.start(p.name, p.argv, p.env, config.state.log(p.name))
+            for p in parts
         ]
-        for child, (_, _, _, ready_url, what) in zip(children, parts, strict=True):
-            with self.progress.step(what):
-                await self.supervisor.wait_ready(child, ready_url, config.ready_timeout_s)
+        for child, part in zip(children, parts, strict=True):
+            with self.progress.step(part.what):
+                await self.supervisor.wait_ready(child, part.ready_url, config.ready_timeout_s)
+
+    async def start_part(
+        self, name: str, *, instance: str | None = None, health_port: int | None = None
+    ) -> Child:
+        """Start one part (again, after ``kill_part``, or as another ``instance`` of it, with a
+        log of its own) and wait until it is ready."""
+        part = self.part(name, health_port)
+        child_name = instance or name
+        log = self.config.state.log(child_name)
+        restarts = 0
+        while log.exists():  # keep the log of the run before (a crash is why we are here)
+            restarts += 1
+            log = self.config.state.log(f"{child_name}.{restarts}")
+        child = await self.supervisor.start(child_name, part.argv, part.env, log)
+        await self.supervisor.wait_ready(child, part.ready_url, self.config.ready_timeout_s)
+        return child
+
+    async def kill_part(self, name: str) -> int:
+        """SIGKILL the running child called ``name`` (a part or an instance); its exit code."""
+        return await self.supervisor.kill(self.supervisor.named(name))
+
+    async def stop_part(self, name: str) -> int:
+        """SIGTERM the running child called ``name`` and wait for it to exit; its exit code."""
+        return await self.supervisor.stop(self.supervisor.named(name))
 
     def check_alive(self) -> None:
         """PartFailed naming the first child that stopped by itself."""

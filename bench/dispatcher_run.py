@@ -1,0 +1,151 @@
+"""One measured dispatcher scenario: fresh topics, the inputs written first, then 1 or 2
+``herald-dispatcher`` processes started, and the rate taken from the first to the last delivery
+report's Kafka timestamp (so start-up is not counted), with the processes' CPU time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.common import (
+    BOOTSTRAP,
+    HOST,
+    cpu_seconds,
+    create_topics,
+    delete_keys,
+    delete_topics,
+    free_port,
+    fresh_namespace,
+    wait_http_ok,
+)
+from bench.fcm_loops import PROJECT, Emulator, target
+from herald import topics
+from herald.producer import Producer
+from herald.v1 import common_pb2, notifications_pb2, tokens_pb2
+
+
+@dataclass(frozen=True)
+class Scenario:
+    messages: int
+    processes: int = 1
+    client: str = "aiohttp"
+    # HERALD_MAX_IN_FLIGHT per process.
+    in_flight: int = 64
+
+
+@dataclass(frozen=True)
+class DispatcherRate:
+    per_s: float
+    cpu_us_per_notification: float
+
+
+async def write_inputs(namespace: str, messages: int) -> None:
+    """One target per user, and one due notification per user."""
+    async with Producer(BOOTSTRAP, namespace=namespace, linger_ms=20) as producer:
+        acks = []
+        for n in range(messages):
+            entry = tokens_pb2.TokenEntry(
+                target=common_pb2.Target(kind=common_pb2.TARGET_KIND_TOKEN, value=target(n)),
+                platform=common_pb2.PLATFORM_WEB,
+            )
+            token_set = tokens_pb2.TokenSet(user_id=f"user-{n}", tokens=[entry], version=1)
+            acks.append(await producer.send(topics.TOKENS, f"user-{n}", token_set))
+        now_ms = int(time.time() * 1000)
+        for n in range(messages):
+            due = notifications_pb2.NotificationDue(
+                event_id=f"ev-{n}",
+                notification_id=f"bench-{n}",
+                user_id=f"user-{n}",
+                content=common_pb2.NotificationContent(
+                    title="Tea is ready",
+                    body="Your timer ended.",
+                    click_link="https://herald.example/timers/tea",
+                    data={"n": str(n)},
+                ),
+                urgency=common_pb2.URGENCY_HIGH,
+            )
+            due.occurrence_at.FromMilliseconds(now_ms)
+            due.expires_at.FromMilliseconds(now_ms + 3_600_000)
+            acks.append(await producer.send(topics.NOTIFICATIONS_DUE, due.user_id, due))
+        await asyncio.gather(*acks)
+
+
+async def report_rate(namespace: str, messages: int, timeout_s: float) -> float:
+    """Reports a second between the first and the last of ``messages`` delivery reports."""
+    name = namespace + topics.DELIVERIES.name
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(name, p) for p in range(topics.DELIVERIES.partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        stamps: list[int] = []
+        deadline = time.monotonic() + timeout_s
+        while len(stamps) < messages:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(stamps)} of {messages} reports arrived")
+            batch = await consumer.getmany(timeout_ms=500)
+            stamps.extend(r.timestamp for records in batch.values() for r in records)
+    finally:
+        await consumer.stop()
+    return (len(stamps) - 1) / max(0.001, (max(stamps) - min(stamps)) / 1000)
+
+
+async def dispatcher_rate(
+    scenario: Scenario, fcm: Emulator, redis_url: str, log: Path
+) -> DispatcherRate:
+    namespace = fresh_namespace("bench-dispatcher")
+    await create_topics(namespace)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await write_inputs(namespace, scenario.messages)
+        base_env = {
+            **os.environ,
+            "HERALD_KAFKA_BOOTSTRAP": BOOTSTRAP,
+            "HERALD_TOPIC_NAMESPACE": namespace,
+            "HERALD_REDIS_URL": redis_url,
+            "HERALD_FCM_BASE_URL": fcm.url,
+            "HERALD_FCM_CREDENTIALS": json.dumps({PROJECT: str(fcm.account_file)}),
+            "HERALD_FCM_CLIENT": scenario.client,
+            "HERALD_RATE_RAMP_UP_S": "0",
+            "HERALD_MAX_IN_FLIGHT": str(scenario.in_flight),
+            "HERALD_LOG_LEVEL": "WARNING",
+        }
+        ports = []
+        with log.open("ab") as stderr:
+            for _ in range(scenario.processes):
+                ports.append(free_port())
+                env = {**base_env, "HERALD_HEALTH_PORT": str(ports[-1])}
+                processes.append(
+                    subprocess.Popen(  # noqa: ASYNC220 - started before the measured part
+                        [sys.executable, "-m", "herald_dispatcher"], env=env, stderr=stderr
+                    )
+                )
+        for port in ports:
+            await wait_http_ok(f"http://{HOST}:{port}/readyz", 60, "a dispatcher")
+        cpu_before = [cpu_seconds(p.pid) for p in processes]
+        rate = await report_rate(namespace, scenario.messages, timeout_s=300)
+        cpu_s = sum(
+            cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True)
+        )
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        await delete_topics(namespace)
+        await delete_keys(redis_url, f"{namespace}*")
+    return DispatcherRate(rate, cpu_s / scenario.messages * 1e6)

@@ -1,0 +1,178 @@
+"""BENCHMARKS.md from the benches' JSON results: a table per benchmark with the median and the
+spread (min to max) of each figure across runs, its ratio to the baseline measured in the same run
+(taken run by run, then the median), and whether the issue's goal is met. The explanations of
+what limits each service are hand-written in ``bench/notes.md`` and copied in, so regenerating
+the report never erases them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.results import Results, Row
+
+NOTES = Path(__file__).with_name("notes.md")
+TIMES = "\u00d7"
+DASH = "\u2013"
+NOTES_PLACEHOLDER = "_Not written yet: add a `## {bench}` section to bench/notes.md._"
+
+
+@dataclass(frozen=True)
+class Spread:
+    median: float
+    low: float
+    high: float
+    runs: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread | None:
+        found = [v for v in values if not math.isnan(v)]
+        if not found:
+            return None
+        return cls(statistics.median(found), min(found), max(found), len(found))
+
+
+def number(value: float, digits: int) -> str:
+    if math.isnan(value):
+        return "—"
+    if abs(value) >= 100 or digits == 0:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def ratios(results: Results, row: Row) -> Spread | None:
+    if row.baseline is None:
+        return None
+    base = results.values(row.baseline)
+    found = [
+        value / base[run]
+        for run, value in results.values(row.key).items()
+        if run in base and base[run] not in (0, 0.0)
+    ]
+    return Spread.of(found)
+
+
+def goal_cell(row: Row, value: Spread | None, ratio: Spread | None) -> str:
+    if row.goal is None:
+        return ""
+    judged = ratio if row.goal.on == "ratio" else value
+    verdict = "**met**" if judged and row.goal.met(judged.median) else "**missed**"
+    return f"{row.goal.text}: {verdict}"
+
+
+def table(results: Results) -> list[str]:
+    lines = [
+        f"| measurement | median | spread (min{DASH}max) | runs | ratio to baseline (min{DASH}max) "
+        "| goal |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for row in results.rows:
+        value = Spread.of(list(results.values(row.key).values()))
+        ratio = ratios(results, row)
+        if value is None:
+            lines.append(f"| {row.label} | not measured | | 0 | | {goal_cell(row, None, None)} |")
+            continue
+        cells = [
+            row.label,
+            f"{number(value.median, row.digits)} {row.unit}",
+            f"{number(value.low, row.digits)}{DASH}{number(value.high, row.digits)}",
+            str(value.runs),
+        ]
+        if row.baseline is None:
+            cells.append("(baseline)" if is_baseline(results, row.key) else "")
+        elif ratio is None:
+            cells.append("—")
+        else:
+            base = next((r.label for r in results.rows if r.key == row.baseline), row.baseline)
+            cells.append(
+                f"{ratio.median:.2f}{TIMES} {base} ({ratio.low:.2f}{DASH}{ratio.high:.2f})"
+            )
+        cells.append(goal_cell(row, value, ratio))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def is_baseline(results: Results, key: str) -> bool:
+    return any(row.baseline == key for row in results.rows)
+
+
+def goals(all_results: list[Results]) -> list[str]:
+    lines = ["| benchmark | measurement | median | goal |", "| --- | --- | ---: | --- |"]
+    for results in all_results:
+        for row in results.rows:
+            if row.goal is None:
+                continue
+            value = Spread.of(list(results.values(row.key).values()))
+            ratio = ratios(results, row)
+            shown = ratio if row.goal.on == "ratio" else value
+            median = "—" if shown is None else (
+                f"{shown.median:.2f}{TIMES}" if row.goal.on == "ratio"
+                else f"{number(shown.median, row.digits)} {row.unit}"
+            )  # fmt: skip
+            lines.append(
+                f"| {results.bench} | {row.label} | {median} | {goal_cell(row, value, ratio)} |"
+            )
+    return lines
+
+
+def notes(path: Path = NOTES) -> dict[str, str]:
+    """``## <bench>`` sections of the hand-written notes, by bench name."""
+    if not path.is_file():
+        return {}
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            current = found.setdefault(line[3:].strip(), [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(body).strip() for name, body in found.items()}
+
+
+def render(
+    all_results: list[Results],
+    machine: dict[str, str],
+    command: str,
+    elapsed_s: float,
+    plots: dict[str, list[Path]],
+    out: Path,
+    failures: list[str],
+) -> str:
+    hand = notes()
+    lines = [
+        "# Herald benchmarks",
+        "",
+        "Generated by `bench/` (`make bench`); do not edit by hand: the explanations come from",
+        f"`bench/notes.md`. Every figure is the median of its runs with the spread (min{DASH}max);",
+        "each ratio is taken against the baseline measured in the same run, run by run, because",
+        "the machine is shared and its load changes between runs. CPU time per operation",
+        "(process CPU / operations) suffers less from that noise than rates do.",
+        "",
+        f"Command: `{command}` — total time {elapsed_s / 60:.1f} min.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *(f"| {key} | {value} |" for key, value in machine.items()),
+        "",
+        "## Goals",
+        "",
+        *goals(all_results),
+        "",
+    ]
+    if failures:
+        lines += ["## Failed", "", *(f"- {failure}" for failure in failures), ""]
+    for results in all_results:
+        lines += [f"## {results.title}", "", f"Command: `{results.command}`", ""]
+        lines += ["Sizes: " + "; ".join(f"{k}: {v}" for k, v in results.sizes.items()) + ".", ""]
+        lines += [*table(results), ""]
+        for plot in plots.get(results.bench, []):
+            lines += [f"![{plot.stem}]({plot.relative_to(out.parent).as_posix()})", ""]
+        if results.remarks:
+            lines += [*(f"- {remark}" for remark in results.remarks), ""]
+        text = hand.get(results.bench) or NOTES_PLACEHOLDER.format(bench=results.bench)
+        lines += ["### What limits it (hand-written, from bench/notes.md)", "", text, ""]
+    return "\n".join(lines)
