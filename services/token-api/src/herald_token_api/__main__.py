@@ -12,6 +12,7 @@ from herald import lifecycle
 from herald.logs import configure_logging
 from herald_token_api import db
 from herald_token_api.app import create_app
+from herald_token_api.eventloop import loop_factory
 from herald_token_api.migrate import migrate
 from herald_token_api.settings import TokenApiSettings
 
@@ -47,11 +48,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="herald-token-api", description=__doc__)
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     command = parser.parse_args().command
-    configure_logging("token-api", TokenApiSettings().log_level)
+    settings = TokenApiSettings()
+    configure_logging("token-api", settings.log_level)
     if command == "migrate":
         asyncio.run(run_migrations())
-    else:
-        lifecycle.run(serve)
+        return
+    name, factory = loop_factory(settings.event_loop)
+    log.info("event loop: %s", name)
+
+    async def serve_until_stopped() -> None:
+        await serve(lifecycle.stop_on_signals())
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve_until_stopped())
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from aiohttp import web
 from herald_token_api.names import SERVICE_KEY_HEADER
 from herald_token_api.problems import Problem, unavailable
 from herald_token_api.settings import TokenApiSettings
+from herald_token_api.verified import VerifiedTokens
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,9 @@ class Authenticator:
         self._leeway_s = settings.jwt_leeway_s
         self._service_keys = tuple(k.encode() for k in settings.service_keys())
         self._service_scope = settings.service_scope
+        self._verified: VerifiedTokens[Caller] = VerifiedTokens(
+            settings.jwt_verified_cache_size, settings.jwt_verified_cache_max_age_s
+        )
 
     async def start(self) -> None:
         if self._jwks is not None:
@@ -176,6 +180,10 @@ class Authenticator:
         if not token.isascii():
             # A JWT is base64url and dots; PyJWT would fail to encode lone surrogates.
             raise _unauthorized("the token is not valid: not ASCII")
+        now_s = time.time()
+        known = self._verified.get(token, now_s)
+        if known is not None:
+            return known
         try:
             jose = _header(token)
             alg = jose.get("alg")
@@ -194,7 +202,10 @@ class Authenticator:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not SUBJECT.fullmatch(subject):
             raise _unauthorized("the token's subject is not a valid user id")
-        return Caller(subject, _scopes(claims))
+        caller = Caller(subject, _scopes(claims))
+        # PyJWT read exp with int() too, and checked that now < exp + leeway.
+        self._verified.put(token, caller, int(claims["exp"]) + self._leeway_s, now_s)
+        return caller
 
     async def _key_for(self, alg: object, kid: object) -> str | jwt.PyJWK:
         if not isinstance(alg, str):

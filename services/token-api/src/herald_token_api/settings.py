@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
@@ -25,6 +25,8 @@ class TokenApiSettings(HeraldSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=16_384, ge=1024)
+    # "auto" = uvloop when it is installed, else asyncio's loop; "uvloop" or "asyncio" to force.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # Browser origins allowed to call the API (CORS), comma-separated; empty = none.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -35,6 +37,9 @@ class TokenApiSettings(HeraldSettings):
     jwt_issuer: str = ""
     jwt_audience: str = ""
     jwt_leeway_s: float = Field(default=30.0, ge=0)
+    # Verified tokens remembered by their text (0 = verify every request), and for how long at most.
+    jwt_verified_cache_size: int = Field(default=10_000, ge=0, le=1_000_000)
+    jwt_verified_cache_max_age_s: float = Field(default=60.0, gt=0)
     # Service credentials: any of these keys in X-Herald-Service-Key (comma-separated), or a
     # user-style JWT whose ``scope`` holds ``service_scope``.
     service_api_keys: SecretStr | None = None
