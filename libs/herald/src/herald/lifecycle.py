@@ -7,6 +7,8 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+from herald.eventloop import EventLoopChoice, loop_factory
+
 log = logging.getLogger(__name__)
 
 
@@ -24,13 +26,19 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-def run(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run ``main(stop)`` until it returns; SIGTERM/SIGINT set ``stop``."""
+def run(
+    main: Callable[[asyncio.Event], Awaitable[None]], event_loop: EventLoopChoice = "auto"
+) -> None:
+    """Run ``main(stop)`` on the chosen event loop until it returns; SIGTERM/SIGINT set
+    ``stop``."""
+    name, factory = loop_factory(event_loop)
+    log.info("event loop: %s", name)
 
     async def runner() -> None:
         await main(stop_on_signals())
 
-    asyncio.run(runner())
+    with asyncio.Runner(loop_factory=factory) as loop_runner:
+        loop_runner.run(runner())
 
 
 async def drain(tasks: set[asyncio.Task[None]], grace_s: float, what: str) -> None:

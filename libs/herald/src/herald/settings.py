@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from herald.eventloop import EventLoopChoice
+
 
 class HeraldSettings(BaseSettings):
     """Settings every Herald process shares. Services subclass this and add their own."""
@@ -20,6 +22,8 @@ class HeraldSettings(BaseSettings):
     health_host: str = "127.0.0.1"
     health_port: int = 9400
     log_level: str = "INFO"
+    # The event loop: uvloop when installed ("auto"), or "uvloop" / "asyncio" explicitly.
+    event_loop: EventLoopChoice = "auto"
     # How long SIGTERM waits for in-flight work before cancelling it.
     shutdown_grace_s: float = 20.0
     # Start-up retries for Kafka and other dependencies.

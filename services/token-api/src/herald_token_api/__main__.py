@@ -12,7 +12,6 @@ from herald import lifecycle
 from herald.logs import configure_logging
 from herald_token_api import db
 from herald_token_api.app import create_app
-from herald_token_api.eventloop import loop_factory
 from herald_token_api.migrate import migrate
 from herald_token_api.settings import TokenApiSettings
 
@@ -53,14 +52,7 @@ def main() -> None:
     if command == "migrate":
         asyncio.run(run_migrations())
         return
-    name, factory = loop_factory(settings.event_loop)
-    log.info("event loop: %s", name)
-
-    async def serve_until_stopped() -> None:
-        await serve(lifecycle.stop_on_signals())
-
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(serve_until_stopped())
+    lifecycle.run(serve, settings.event_loop)
 
 
 if __name__ == "__main__":

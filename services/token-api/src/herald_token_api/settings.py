@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
@@ -25,8 +25,6 @@ class TokenApiSettings(HeraldSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=16_384, ge=1024)
-    # "auto" = uvloop when it is installed, else asyncio's loop; "uvloop" or "asyncio" to force.
-    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     # Browser origins allowed to call the API (CORS), comma-separated; empty = none.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
 

@@ -1,9 +1,7 @@
-"""The event loop the token-api runs on: uvloop when it is installed, else asyncio's own.
-
-A registration is mostly event-loop and socket work (an HTTP request in, a query out to
-PostgreSQL, their answers back, the relay's Kafka traffic); uvloop does that part in C and
-lowers the API's CPU per registration with nothing else changed (see the README's benchmark).
-"""
+"""The event loop a service runs on: uvloop when it is installed (it is a dependency on Linux and
+macOS), else asyncio's own. A Herald service is mostly event-loop and socket work (HTTP, Kafka,
+Redis and PostgreSQL traffic); uvloop does that part in C and lowers the CPU per request or
+record with nothing else changed. ``HERALD_EVENT_LOOP=asyncio`` opts out."""
 
 from __future__ import annotations
 
@@ -24,6 +22,6 @@ def loop_factory(choice: EventLoopChoice) -> tuple[str, LoopFactory]:
     """The loop's name and a factory for it; ``uvloop`` when asked for and missing raises."""
     if choice == "asyncio" or (choice == "auto" and not uvloop_available()):
         return "asyncio", asyncio.new_event_loop
-    import uvloop  # type: ignore[import-not-found,unused-ignore]  # optional: auto falls back
+    import uvloop
 
     return "uvloop", uvloop.new_event_loop
