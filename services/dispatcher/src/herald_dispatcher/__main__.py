@@ -6,6 +6,7 @@ import asyncio
 
 from herald import lifecycle
 from herald.logs import configure_logging
+from herald_dispatcher.runtime import tune_gc
 from herald_dispatcher.service import Dispatcher
 from herald_dispatcher.settings import DispatcherSettings
 
@@ -13,11 +14,12 @@ from herald_dispatcher.settings import DispatcherSettings
 def main() -> None:
     settings = DispatcherSettings()
     configure_logging("dispatcher", settings.log_level)
+    tune_gc(settings.gc_gen0_threshold)
 
     async def serve(stop: asyncio.Event) -> None:
         await Dispatcher(settings).run(stop)
 
-    lifecycle.run(serve)
+    lifecycle.run(serve, settings.event_loop)
 
 
 if __name__ == "__main__":

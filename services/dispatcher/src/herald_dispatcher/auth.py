@@ -41,6 +41,12 @@ class AccessTokens:
             raise CredentialError(f"{path} is not a service-account file")
         return cls(credential, certificate.project_id, refresh_margin_s)
 
+    def cached(self) -> str:
+        """The token while it has more than the margin left, else "" (then call ``bearer()``)."""
+        if self._token and time.time() < self._expires_at - self._margin_s:
+            return self._token
+        return ""
+
     async def bearer(self) -> str:
         if self._token and time.time() < self._expires_at - self._margin_s:
             return self._token

@@ -4,9 +4,11 @@ delivery key, the send, FCM's verdict, and retries short enough to wait for here
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Collection
+from typing import Any
 
 from herald.logs import mask
 from herald.v1 import deliveries_pb2
@@ -52,8 +54,10 @@ class Deliverer:
         self._slots = asyncio.Semaphore(max_in_flight)
         self._stop = stop
 
-    async def deliver(self, delivery: Delivery) -> Outcome:
-        """The final outcome; raises HandedBack when stopping before there is one."""
+    async def deliver(self, delivery: Delivery, settling: list[asyncio.Future[Any]]) -> Outcome:
+        """The final outcome; raises HandedBack when stopping before there is one. The outcome
+        is written to the delivery key without waiting: its future joins ``settling``, which
+        the caller awaits before committing."""
         notification = delivery.notification
         attempts = notification.due.attempts
         if delivery.project_id not in self._projects:
@@ -99,7 +103,7 @@ class Deliverer:
                     continue
                 return outcome
             verdict = classify(response)
-            outcome = await self._conclude(delivery, key, verdict, response, attempts)
+            outcome = await self._conclude(delivery, key, verdict, response, attempts, settling)
             if outcome is not None:
                 return outcome
             # The key is released: retry here after a short wait, or hand the delivery on.
@@ -143,8 +147,13 @@ class Deliverer:
             )
 
     def _request(self, delivery: Delivery) -> FcmRequest:
-        built = message.build(delivery.notification, delivery.target, delivery.platform, now_ms())
-        return FcmRequest(delivery.project_id, built, message.encode(built))
+        target = delivery.target
+        shared = message.template(delivery.notification, target.kind, delivery.platform, now_ms())
+        return FcmRequest(
+            delivery.project_id,
+            shared.body(target.value),
+            functools.partial(shared.message_for, target.value),
+        )
 
     async def _send(self, request: FcmRequest) -> FcmResponse:
         metrics.IN_FLIGHT.inc()
@@ -165,11 +174,13 @@ class Deliverer:
         classified: Classified,
         response: FcmResponse,
         attempts: int,
+        settling: list[asyncio.Future[Any]],
     ) -> Outcome | None:
         """Settle the key with a final outcome, or release it and return None for a retry."""
         verdict = classified.verdict
         if verdict is Verdict.SENT:
-            await self._ledger.settle(key, Settled(_STATUS.DELIVERY_STATUS_SENT, response.name))
+            sent = Settled(_STATUS.DELIVERY_STATUS_SENT, response.name)
+            settling.append(self._ledger.settle_soon(key, sent))
             return Outcome(_STATUS.DELIVERY_STATUS_SENT, attempts, fcm_name=response.name)
         if verdict is Verdict.INVALID_TARGET:
             settled = Settled(
@@ -177,7 +188,7 @@ class Deliverer:
                 error_code=classified.code,
                 invalidation=classified.invalidation,
             )
-            await self._ledger.settle(key, settled)
+            settling.append(self._ledger.settle_soon(key, settled))
             return _from_settled(settled, attempts, response.message)
         await self._ledger.release(key)
         if verdict is Verdict.AUTH:

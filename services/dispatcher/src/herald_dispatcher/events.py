@@ -16,6 +16,7 @@ from herald_dispatcher.outcome import Delivery, Outcome
 
 Headers = list[tuple[str, bytes]]
 DUE_TYPE = type_name(notifications_pb2.NotificationDue())
+REPORT_TYPE = type_name(deliveries_pb2.DeliveryReport())
 
 
 def event_id(*parts: object) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -21,9 +22,11 @@ _TARGET_WORDS = ("registration token", "installation id")
 @dataclass(frozen=True, slots=True)
 class FcmRequest:
     project_id: str
-    # The message as firebase-admin models it, and the request body its encoder made of it.
-    message: messaging.Message
+    # The request body firebase-admin's encoder made of the message.
     body: bytes
+    # The message as firebase-admin models it, for senders that go through the SDK (built on
+    # demand: the HTTP sender needs only the body).
+    message: Callable[[], messaging.Message]
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ class HttpFcmSender:
 
     async def send(self, request: FcmRequest) -> FcmResponse:
         tokens = self._tokens[request.project_id]
-        bearer = await _bearer(tokens.bearer())
+        bearer = tokens.cached() or await _bearer(tokens.bearer())
         if isinstance(bearer, FcmResponse):
             return bearer
         response = await self._post(self._urls[request.project_id], request.body, bearer)
@@ -88,11 +88,11 @@ class HttpFcmSender:
             async with self._session.post(url, data=body, headers=headers) as answer:
                 raw = await answer.read()
                 status = answer.status
+                if status < 300:
+                    return fcm.success(status, raw)
                 retry_after = answer.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as exc:
             return fcm.transport_error(exc)
-        if status < 300:
-            return fcm.success(status, raw)
         return fcm.error(status, raw, retry_after)
 
 

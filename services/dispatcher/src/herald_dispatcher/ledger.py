@@ -114,7 +114,12 @@ class Ledger:
         return decode(found) if found else None
 
     async def settle(self, key: str, outcome: Settled) -> None:
-        await self._enqueue(self._settles, key, outcome.encode())
+        await self.settle_soon(key, outcome)
+
+    def settle_soon(self, key: str, outcome: Settled) -> asyncio.Future[Any]:
+        """Queue the outcome and return at once; the future resolves once Redis has it. The
+        caller must await it before committing the record the delivery came from."""
+        return self._enqueue(self._settles, key, outcome.encode())
 
     async def peek(self, key: str) -> Earlier | None:
         found = await self._enqueue(self._peeks, key)

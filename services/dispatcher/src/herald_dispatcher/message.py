@@ -1,12 +1,22 @@
 """One FCM HTTP v1 message per target, built with firebase-admin's message model and encoded
-(and validated) by its own encoder."""
+(and validated) by its own encoder.
+
+A notification's message differs from one target to the next only in the ``token``/``fid``
+string, so it is built and encoded once per (platform, kind of target, TTL) with a placeholder
+target, and each target's body is that encoding with the target's JSON string in place of the
+placeholder: byte for byte what firebase-admin gives for that target (the tests check it), at a
+fraction of the cost.
+"""
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import json
 import re
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from firebase_admin import messaging  # type: ignore[import-untyped]
@@ -24,6 +34,8 @@ _URGENCY = {
     common_pb2.URGENCY_HIGH: "high",
 }
 _WEB_TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Stands for the target while a template is encoded; random, so no content can contain it.
+_PLACEHOLDER = f"herald-target-{uuid.uuid4().hex}"
 
 
 def web_topic(collapse_key: str) -> str:
@@ -77,6 +89,54 @@ def encode(message: messaging.Message) -> bytes:
     """The ``messages:send`` request body; ValueError when firebase-admin refuses the message."""
     body = {"message": _ENCODER.default(message)}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A notification's message for one platform and kind of target, encoded once."""
+
+    # Built and encoded by firebase-admin with the placeholder as its token or fid.
+    message: messaging.Message
+    is_fid: bool
+    # The encoded body before and after the placeholder's JSON string.
+    head: bytes
+    tail: bytes
+
+    def body(self, target: str) -> bytes:
+        """The ``messages:send`` body for ``target``, as ``encode(build(…))`` would make it."""
+        if not target:
+            # firebase-admin's own check: the token or fid must be a non-empty string.
+            raise ValueError(f"Message.{'fid' if self.is_fid else 'token'} cannot be empty.")
+        return b"".join((self.head, json.dumps(target, ensure_ascii=False).encode(), self.tail))
+
+    def message_for(self, target: str) -> messaging.Message:
+        """The firebase-admin message for ``target`` (for senders that go through the SDK)."""
+        built = copy.copy(self.message)
+        if self.is_fid:
+            built.fid = target
+        else:
+            built.token = target
+        return built
+
+
+def template(
+    notification: Notification,
+    kind: common_pb2.TargetKind,
+    platform: common_pb2.Platform,
+    now_ms: int,
+) -> Template:
+    """The notification's template for this platform, kind of target and the TTL left at
+    ``now_ms`` (cached on the notification); ValueError when firebase-admin refuses it."""
+    key = (platform, kind == common_pb2.TARGET_KIND_FID, ttl_s(notification, now_ms))
+    found = notification.templates.get(key)
+    if found is None:
+        placeholder = common_pb2.Target(kind=kind, value=_PLACEHOLDER)
+        built = build(notification, placeholder, platform, now_ms)
+        head, marker, tail = encode(built).partition(json.dumps(_PLACEHOLDER).encode())
+        if not marker or _PLACEHOLDER.encode() in tail:
+            raise ValueError("the message template has no single target")
+        found = notification.templates[key] = Template(built, key[1], head, tail)
+    return found
 
 
 def _notification(content: common_pb2.NotificationContent) -> messaging.Notification | None:

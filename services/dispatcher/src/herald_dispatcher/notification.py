@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -26,6 +27,8 @@ class Notification:
     occurrence_ms: int
     # Not delivered at or after this instant; None = no limit.
     expires_at_ms: int | None
+    # Encoded FCM messages shared by the notification's targets (see message.template).
+    templates: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def notification_id(self) -> str:

@@ -47,7 +47,7 @@ class SdkFcmSender:
 
     async def send(self, request: FcmRequest) -> FcmResponse:
         app = self._apps[request.project_id]
-        batch = await messaging.send_each_async([request.message], app=app)
+        batch = await messaging.send_each_async([request.message()], app=app)
         (answer,) = batch.responses
         if answer.success:
             return FcmResponse(200, name=str(answer.message_id))

@@ -71,6 +71,10 @@ class DispatcherSettings(HeraldSettings):
     # How long a batch waits for the projection to be rebuilt before it is retried.
     projection_wait_s: float = Field(default=30.0, gt=0)
 
+    # The garbage collector's youngest-generation threshold (Python's default: 700); see
+    # runtime.py.
+    gc_gen0_threshold: int = Field(default=20_000, ge=1)
+
     kafka_linger_ms: int = Field(default=5, ge=0)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
 

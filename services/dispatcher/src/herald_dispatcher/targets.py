@@ -17,6 +17,15 @@ from herald_dispatcher.outcome import Delivery
 from herald_dispatcher.timing import sleep_unless
 
 _NOT_READY_POLL_S = 0.2
+# KEYS: users' target hashes. Returns each one's TokenSet bytes (nil when the user has none):
+# one command for the whole batch instead of one HGET per user.
+_READ_SETS = """
+local found = {}
+for i, key in ipairs(KEYS) do
+  found[i] = redis.call('HGET', key, 's')
+end
+return found
+"""
 
 
 class ProjectionNotReady(Exception):
@@ -48,11 +57,13 @@ class TargetReader:
             pipe = self._redis.pipeline(transaction=False)
             if count:
                 pipe.mget([self._keys.projection_applied(p) for p in range(count)])
-            for user_id in users:
-                pipe.hget(self._keys.targets(user_id), "s")
+            if users:
+                keys = [self._keys.targets(user_id) for user_id in users]
+                pipe.eval(_READ_SETS, len(keys), *keys)
             results = await pipe.execute()
             if count and all(marker is not None for marker in results[0]):
-                return {user: _entries(raw) for user, raw in zip(users, results[1:], strict=True)}
+                sets = results[1] if users else []
+                return {user: _entries(raw) for user, raw in zip(users, sets, strict=True)}
             if time.monotonic() > deadline:
                 raise ProjectionNotReady("the token projection is still being rebuilt")
             if await sleep_unless(self._stop, _NOT_READY_POLL_S):

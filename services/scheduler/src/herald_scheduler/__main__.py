@@ -17,7 +17,7 @@ def main() -> None:
     async def serve(stop: asyncio.Event) -> None:
         await Scheduler(settings).run(stop)
 
-    lifecycle.run(serve)
+    lifecycle.run(serve, settings.event_loop)
 
 
 if __name__ == "__main__":
