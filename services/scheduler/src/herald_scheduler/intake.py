@@ -33,14 +33,18 @@ class Intake:
 
         Returns only once Redis holds the change, so the consumer commits only applied work.
         """
-        shard = await self._ownership.shard_for(record.partition)
+        shard = self._ownership.owned(record.partition) or await self._ownership.shard_for(
+            record.partition
+        )
         if shard is None:
             raise NotOwned(f"partition {record.partition} is not owned here")
         if not record.key:
             raise InvalidRecord("missing-key", "the record key must be the reminder id")
         try:
             if record.message is None:
-                await shard.cancelled(record.key, record.offset)
+                # Most tombstones are this instance's own, one per released reminder.
+                if not shard.own_tombstone_read(record.key, record.offset):
+                    await shard.cancelled(record.key, record.offset)
                 return
             assert isinstance(record.message, reminders_pb2.ReminderScheduled)
             reminder = parse(

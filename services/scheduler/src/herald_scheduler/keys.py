@@ -28,6 +28,8 @@ class ShardKeys:
     record: str
     # Hash: reminder id -> last released occurrence (ms) of a recurring reminder.
     last: str
+    # Hash: reminder id -> its NotificationDue prepared at intake (one-shots; see prepared.py).
+    prepared: str
 
     @classmethod
     def for_shard(cls, topic: str, partition: int) -> ShardKeys:
@@ -40,6 +42,7 @@ class ShardKeys:
             occurrence=f"{base}:occ",
             record=f"{base}:rec",
             last=f"{base}:last",
+            prepared=f"{base}:prep",
         )
 
     def all(self) -> list[str]:
@@ -52,4 +55,5 @@ class ShardKeys:
             self.occurrence,
             self.record,
             self.last,
+            self.prepared,
         ]

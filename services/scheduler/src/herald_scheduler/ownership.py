@@ -70,6 +70,11 @@ class Ownership(ConsumerRebalanceListener):  # type: ignore[misc]
                     "shard %d could not be opened; intake retries it", partition, exc_info=result
                 )
 
+    def owned(self, partition: int) -> Shard | None:
+        """The shard of a partition released here, without waiting; None when it is not open."""
+        owned = self._owned.get(partition)
+        return None if owned is None else owned.shard
+
     async def shard_for(self, partition: int) -> Shard | None:
         """The shard of an owned partition (opened now if that failed before); None when the
         partition is not, or no longer, this instance's."""

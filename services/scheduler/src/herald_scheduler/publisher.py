@@ -22,8 +22,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from herald.producer import Headers, Producer
 from herald.topics import Topic
 
-# key, value (None for a tombstone), headers
-OutRecord = tuple[str, bytes | None, Headers]
+# key, value (None for a tombstone), headers, and the default partitioner's hash of the key when
+# it was computed ahead (prepared.key_hash), else None.
+OutRecord = tuple[str, bytes | None, Headers, int | None]
 
 _partitioner = DefaultPartitioner()
 _BATCH_BYTES = 256 * 1024
@@ -95,14 +96,19 @@ class BatchProducer(Producer):
             if request.topic not in partitions:
                 partitions[request.topic] = sorted(await kafka.partitions_for(request.topic))
             known = partitions[request.topic]
-            for i, (key, _, _) in enumerate(request.records):
-                groups[request.topic, self._partition(request.topic, key, known)].append((r, i))
+            for i, (key, _, _, hashed) in enumerate(request.records):
+                partition = (
+                    self._partition(request.topic, key, known)
+                    if hashed is None
+                    else known[hashed % len(known)]
+                )
+                groups[request.topic, partition].append((r, i))
         sent: list[_Sent] = []
         for (topic, partition), members in groups.items():
             batch = kafka.create_batch()
             placed: list[tuple[int, int, int]] = []
             for r, i in members:
-                key, value, headers = requests[r].records[i]
+                key, value, headers, _ = requests[r].records[i]
                 meta = batch.append(key=key.encode(), value=value, timestamp=None, headers=headers)
                 if meta is None:
                     sent.append((await kafka.send_batch(batch, topic, partition=partition), placed))

@@ -14,6 +14,7 @@ from herald.codec import InvalidRecord, decode
 from herald.connect import with_retries
 from herald.v1 import reminders_pb2
 from herald_scheduler import metrics
+from herald_scheduler.prepared import prepare
 from herald_scheduler.reminder import DAY_MS, parse, stored
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.store import Loaded, ShardStore
@@ -132,13 +133,14 @@ async def rebuild(
     done: list[tuple[str, bytes]] = []
     for reminder_id, record in snapshot.records.items():
         last_ms = last.get(reminder_id)
-        occurrence_ms = stored(reminder_id, record).arm(
+        reminder = stored(reminder_id, record)
+        occurrence_ms = reminder.arm(
             now_ms=now_ms, last_ms=last_ms, catchup_ms=settings.recurring_catchup_s * 1000
         )
         if occurrence_ms is None:
             done.append((reminder_id, record))
         else:
-            armed.append(Loaded(reminder_id, record, occurrence_ms, last_ms))
+            armed.append(Loaded(reminder_id, record, occurrence_ms, last_ms, prepare(reminder)))
     for start in range(0, len(armed), _LOAD_CHUNK):
         await store.load(epoch, armed[start : start + _LOAD_CHUNK])
     await store.seal(epoch, snapshot.end_offset - 1)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from herald import topics
 from herald.codec import InvalidRecord
-from herald_scheduler import metrics
+from herald_scheduler import metrics, prepared
 from herald_scheduler.clock import Clock
-from herald_scheduler.events import due_record, expired_record
+from herald_scheduler.events import DUE_TYPE, DueStamp, expired_record, new_ids, notification_body
 from herald_scheduler.publisher import BatchProducer, OutRecord
-from herald_scheduler.reminder import stored
+from herald_scheduler.reminder import Reminder, stored
 from herald_scheduler.settings import SchedulerSettings
 from herald_scheduler.shard import Shard
 from herald_scheduler.store import Fenced, Lost, Taken, TakeResult
@@ -24,12 +24,14 @@ _ERROR_PAUSE_S = 1.0
 _RETIRING_PER_SLOT = 4
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     taken: Taken
-    record: bytes
     next_ms: int | None
     expired: bool
+
+    @property
+    def record(self) -> bytes:
+        return self.taken.record
 
 
 class Releaser:
@@ -122,32 +124,41 @@ class Releaser:
     async def publish(self, taken: list[Taken]) -> list[Outcome]:
         """Publish each taken occurrence (or report its expiry); returns once Kafka acked."""
         now_ms = self._clock.now_ms()
+        stamp = DueStamp(now_ms)
+        # Two per reminder: the NotificationDue's event id and its trace id.
+        ids = new_ids(2 * len(taken))
         outcomes: list[Outcome] = []
         dues: list[OutRecord] = []
         reports: list[OutRecord] = []
-        for item in taken:
+        for n, item in enumerate(taken):
+            ready = prepared.read(item.prepared) if item.prepared else None
+            if (
+                ready is not None
+                and ready.occurrence_ms == item.occurrence_ms
+                and (ready.expires_ms is None or now_ms < ready.expires_ms)
+            ):
+                # The common case, a one-shot prepared at intake: no decoding, no message built.
+                trace = [(topics.HEADER_TRACE_ID, ids[2 * n + 1]), (topics.HEADER_TYPE, DUE_TYPE)]
+                value = stamp.value(ready.body, ids[2 * n])
+                dues.append((ready.user_id, value, trace, ready.key_hash))
+                outcomes.append(Outcome(item, None, False))
+                continue
             try:
                 reminder = stored(item.reminder_id, item.record)
             except InvalidRecord as exc:
                 log.error("shard %s: dropping unreadable %s: %s", self.shard.label, item, exc)
-                outcomes.append(Outcome(item, item.record, None, expired=False))
+                outcomes.append(Outcome(item, None, expired=False))
                 continue
             expires_ms = reminder.occurrence_expires_ms(item.occurrence_ms)
             expired = expires_ms is not None and now_ms >= expires_ms
             if expired:
-                log.info(
-                    "occurrence expired before its release",
-                    extra={
-                        "notification_id": reminder.notification_id(item.occurrence_ms),
-                        "late_ms": now_ms - item.occurrence_ms,
-                    },
-                )
-                if self._settings.report_expired:
-                    reports.append(expired_record(reminder, item.occurrence_ms, now_ms))
+                self._expired(reminder, item.occurrence_ms, now_ms, reports)
             else:
-                dues.append(due_record(reminder, item.occurrence_ms, now_ms))
-            following = reminder.next_after(item.occurrence_ms)
-            outcomes.append(Outcome(item, item.record, following, expired))
+                body = notification_body(reminder, item.occurrence_ms)
+                trace = [(topics.HEADER_TRACE_ID, ids[2 * n + 1]), (topics.HEADER_TYPE, DUE_TYPE)]
+                value = stamp.value(body.SerializeToString(), ids[2 * n])
+                dues.append((body.user_id, value, trace, None))
+            outcomes.append(Outcome(item, reminder.next_after(item.occurrence_ms), expired))
         if reports:
             await asyncio.gather(
                 self._producer.send_many(topics.NOTIFICATIONS_DUE, dues),
@@ -156,12 +167,28 @@ class Releaser:
         else:
             await self._producer.send_many(topics.NOTIFICATIONS_DUE, dues)
         acked_ms = self._clock.now_ms()
-        released = [o for o in outcomes if not o.expired]
-        for outcome in released:
-            metrics.LATENESS.observe((acked_ms - outcome.taken.occurrence_ms) / 1000)
-        metrics.RELEASED.inc(len(released))
-        metrics.EXPIRED.inc(len(outcomes) - len(released))
+        released = 0
+        for outcome in outcomes:
+            if not outcome.expired:
+                released += 1
+                metrics.LATENESS.observe((acked_ms - outcome.taken.occurrence_ms) / 1000)
+        metrics.RELEASED.inc(released)
+        metrics.EXPIRED.inc(len(outcomes) - released)
         return outcomes
+
+    def _expired(
+        self, reminder: Reminder, occurrence_ms: int, now_ms: int, reports: list[OutRecord]
+    ) -> None:
+        log.info(
+            "occurrence expired before its release",
+            extra={
+                "notification_id": reminder.notification_id(occurrence_ms),
+                "late_ms": now_ms - occurrence_ms,
+            },
+        )
+        if self._settings.report_expired:
+            key, value, headers = expired_record(reminder, occurrence_ms, now_ms)
+            reports.append((key, value, headers, None))
 
     async def retire(self, outcomes: list[Outcome]) -> None:
         """Tombstone what is done, re-arm recurring reminders, and end the leases."""

@@ -1,9 +1,9 @@
 """The Lua scripts that move reminders within a shard atomically.
 
 Every script takes the shard's keys in the order of ``ShardKeys.all()`` (KEYS[1] fence,
-[2] applied, [3] due, [4] lease, [5] occurrence, [6] record, [7] last) and the caller's
-epoch as ARGV[1]. It answers {'FENCED'} when a later epoch claimed the shard, {'LOST'} when the
-shard's state is gone (flushed or replaced) and must be rebuilt, else {'OK', ...}.
+[2] applied, [3] due, [4] lease, [5] occurrence, [6] record, [7] last, [8] prepared) and the
+caller's epoch as ARGV[1]. It answers {'FENCED'} when a later epoch claimed the shard, {'LOST'}
+when the shard's state is gone (flushed or replaced) and must be rebuilt, else {'OK', ...}.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ return {'OK'}
 STATUS = _GUARD + "return {'OK', redis.call('GET', KEYS[2])}"
 
 # ARGV: epoch, offset, id, record, occurrence ('' = nothing left: forget the reminder),
-# expected last released occurrence ('*' = any, '' = none). -> OK | SEEN | SAME | RETRY(last)
+# expected last released occurrence ('*' = any, '' = none), prepared NotificationDue ('' = none).
+# -> OK | SEEN | SAME | RETRY(last)
 UPSERT = (
     _GUARD
     + _SEEN
@@ -70,10 +71,16 @@ if ARGV[5] == '' then
   redis.call('HDEL', KEYS[5], id)
   redis.call('HDEL', KEYS[6], id)
   redis.call('HDEL', KEYS[7], id)
+  redis.call('HDEL', KEYS[8], id)
 else
   redis.call('HSET', KEYS[6], id, ARGV[4])
   redis.call('HSET', KEYS[5], id, ARGV[5])
   redis.call('ZADD', KEYS[3], ARGV[5], id)
+  if ARGV[7] ~= '' then
+    redis.call('HSET', KEYS[8], id, ARGV[7])
+  else
+    redis.call('HDEL', KEYS[8], id)
+  end
 end
 return {'OK'}
 """
@@ -91,13 +98,15 @@ redis.call('ZREM', KEYS[4], id)
 redis.call('HDEL', KEYS[5], id)
 redis.call('HDEL', KEYS[6], id)
 redis.call('HDEL', KEYS[7], id)
+redis.call('HDEL', KEYS[8], id)
 return {'OK'}
 """
 )
 
 # ARGV: epoch, now, lease deadline, limit. Returns lapsed leases to due, then moves due
-# reminders into the lease set.
-# -> {'OK', lapsed, next due ('' none), next lease deadline ('' none), pending, id, occ, rec, ...}
+# reminders into the lease set (one command per step, whatever the batch size).
+# -> {'OK', lapsed, next due ('' none), next lease deadline ('' none), pending,
+#     id, occurrence, record, prepared ('' none), ...}
 TAKE = (
     _GUARD
     + """
@@ -108,52 +117,69 @@ for _, id in ipairs(lapsed) do
   local occurrence = redis.call('HGET', KEYS[5], id)
   if occurrence then redis.call('ZADD', KEYS[3], occurrence, id) end
 end
-local items = {}
+local out = {'OK', #lapsed, '', '', 0}
 local ids = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
 if #ids > 0 then
   redis.call('ZREM', KEYS[3], unpack(ids))
   local occurrences = redis.call('HMGET', KEYS[5], unpack(ids))
   local records = redis.call('HMGET', KEYS[6], unpack(ids))
+  local prepared = redis.call('HMGET', KEYS[8], unpack(ids))
+  local leased = {}
   for i, id in ipairs(ids) do
     if occurrences[i] and records[i] then
-      redis.call('ZADD', KEYS[4], ARGV[3], id)
-      table.insert(items, id)
-      table.insert(items, occurrences[i])
-      table.insert(items, records[i])
+      leased[#leased + 1] = ARGV[3]
+      leased[#leased + 1] = id
+      out[#out + 1] = id
+      out[#out + 1] = occurrences[i]
+      out[#out + 1] = records[i]
+      out[#out + 1] = prepared[i] or ''
     end
   end
+  if #leased > 0 then redis.call('ZADD', KEYS[4], unpack(leased)) end
 end
 local due = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 local lease = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-local pending = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4])
-local out = {'OK', #lapsed, due[2] or '', lease[2] or '', pending}
-for _, v in ipairs(items) do table.insert(out, v) end
+out[3] = due[2] or ''
+out[4] = lease[2] or ''
+out[5] = redis.call('ZCARD', KEYS[3]) + redis.call('ZCARD', KEYS[4])
 return out
 """
 )
 
-# ARGV: epoch, then (id, taken occurrence, next occurrence or '') triples. Acts only where the
+# ARGV: epoch, a JSON array of [id, taken occurrence, next occurrence or ''] (strings; one
+# argument instead of three per reminder keeps the call cheap to encode). Acts only where the
 # armed occurrence is still the one taken; -> {'OK', ids rescheduled or cancelled meanwhile...}
 COMPLETE = (
     _GUARD
     + """
 local changed = {'OK'}
-for i = 2, #ARGV, 3 do
-  local id, taken, following = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  if redis.call('HGET', KEYS[5], id) == taken then
-    redis.call('ZREM', KEYS[4], id)
+local done = cjson.decode(ARGV[2])
+if #done == 0 then return changed end
+local ids = {}
+for i, d in ipairs(done) do ids[i] = d[1] end
+local armed = redis.call('HMGET', KEYS[5], unpack(ids))
+local finished, gone = {}, {}
+for i, d in ipairs(done) do
+  local id, taken, following = d[1], d[2], d[3]
+  if armed[i] == taken then
+    finished[#finished + 1] = id
     if following == '' then
-      redis.call('HDEL', KEYS[5], id)
-      redis.call('HDEL', KEYS[6], id)
-      redis.call('HDEL', KEYS[7], id)
+      gone[#gone + 1] = id
     else
       redis.call('HSET', KEYS[5], id, following)
       redis.call('ZADD', KEYS[3], following, id)
       redis.call('HSET', KEYS[7], id, taken)
     end
   else
-    table.insert(changed, id)
+    changed[#changed + 1] = id
   end
+end
+if #finished > 0 then redis.call('ZREM', KEYS[4], unpack(finished)) end
+if #gone > 0 then
+  redis.call('HDEL', KEYS[5], unpack(gone))
+  redis.call('HDEL', KEYS[6], unpack(gone))
+  redis.call('HDEL', KEYS[7], unpack(gone))
+  redis.call('HDEL', KEYS[8], unpack(gone))
 end
 return changed
 """
@@ -174,21 +200,23 @@ return {'OK'}
 WIPE = (
     _FENCE_ONLY
     + """
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return {'OK'}
 """
 )
 
-# Rebuild: ARGV: epoch, then (id, record, occurrence, last released or '') quadruples.
+# Rebuild: ARGV: epoch, then (id, record, occurrence, last released or '', prepared or '')
+# quintuples.
 LOAD = (
     _FENCE_ONLY
     + """
-for i = 2, #ARGV, 4 do
+for i = 2, #ARGV, 5 do
   local id = ARGV[i]
   redis.call('HSET', KEYS[6], id, ARGV[i + 1])
   redis.call('HSET', KEYS[5], id, ARGV[i + 2])
   redis.call('ZADD', KEYS[3], ARGV[i + 2], id)
   if ARGV[i + 3] ~= '' then redis.call('HSET', KEYS[7], id, ARGV[i + 3]) end
+  if ARGV[i + 4] ~= '' then redis.call('HSET', KEYS[8], id, ARGV[i + 4]) end
 end
 return {'OK'}
 """

@@ -11,8 +11,9 @@ from herald import topics
 from herald_scheduler import metrics
 from herald_scheduler.batching import ScriptBatcher
 from herald_scheduler.clock import Clock
-from herald_scheduler.events import headers, reminder_headers
+from herald_scheduler.events import headers, new_ids, reminder_headers
 from herald_scheduler.keys import ShardKeys
+from herald_scheduler.prepared import prepare
 from herald_scheduler.publisher import BatchProducer
 from herald_scheduler.rebuild import rebuild
 from herald_scheduler.reminder import Reminder
@@ -125,13 +126,14 @@ class Shard:
         # A one-shot reminder arms at fire_at whatever was released before.
         expected: int | str | None = "*" if reminder.recurrence is None else None
         last_ms: int | None = None
+        ready = prepare(reminder)
         while True:
             occurrence_ms = reminder.arm(
                 now_ms=self._clock.now_ms(), last_ms=last_ms, catchup_ms=self._catchup_ms
             )
             try:
                 outcome = await self.store.upsert(
-                    self.epoch, offset, reminder.key, record, occurrence_ms, expected
+                    self.epoch, offset, reminder.key, record, occurrence_ms, expected, ready
                 )
             except Lost:
                 await self.recover()
@@ -150,16 +152,15 @@ class Shard:
     async def cancelled(self, reminder_id: str, offset: int) -> None:
         """Apply a tombstone: forget the reminder, unless it is this instance's own tombstone
         for a reminder that was done already (see ``superseded``)."""
+        if self.own_tombstone_read(reminder_id, offset):
+            return
         if offset <= self.rebuilt_through:
             return
         own = self.tombstones.get(reminder_id)
         if own is not None and own.offset in (None, offset):
             del self.tombstones[reminder_id]
             self._note(offset)
-            if own.superseded:
-                await self._republish(reminder_id)
-            else:
-                metrics.INTAKE_OUTCOMES["done"].inc()
+            await self._republish(reminder_id)
             return
         while True:
             try:
@@ -169,6 +170,21 @@ class Shard:
                 await self.recover()
         metrics.INTAKE_OUTCOMES["cancelled" if applied else "seen"].inc()
 
+    def own_tombstone_read(self, reminder_id: str, offset: int) -> bool:
+        """Intake read a tombstone this instance wrote for a reminder that is done and was not
+        rescheduled meanwhile: nothing to change in Redis. True when that was the case.
+
+        Synchronous, so intake handles the tombstones of a burst (one per released reminder)
+        without a Redis call or an await."""
+        own = self.tombstones.get(reminder_id)
+        if own is None or own.superseded or own.offset not in (None, offset):
+            return False
+        if offset > self.rebuilt_through:
+            del self.tombstones[reminder_id]
+            self._note(offset)
+            metrics.INTAKE_OUTCOMES["done"].inc()
+        return True
+
     async def tombstone(self, done: list[tuple[str, bytes]]) -> None:
         """Write a tombstone for each reminder that has nothing left to release, into this
         shard's partition (where the reminder's records are, whatever partitioner wrote them)."""
@@ -177,7 +193,10 @@ class Shard:
         try:
             offsets = await self._producer.send_many(
                 topics.REMINDERS,
-                [(reminder_id, None, headers(None)) for reminder_id, _ in done],
+                [
+                    (reminder_id, None, headers(None, trace_id), None)
+                    for (reminder_id, _), trace_id in zip(done, new_ids(len(done)), strict=True)
+                ],
                 partition=self.partition,
             )
         except BaseException:
@@ -205,7 +224,9 @@ class Shard:
             metrics.INTAKE_OUTCOMES["done"].inc()
             return
         await self._producer.send_many(
-            topics.REMINDERS, [(reminder_id, current, reminder_headers())], partition=self.partition
+            topics.REMINDERS,
+            [(reminder_id, current, reminder_headers(), None)],
+            partition=self.partition,
         )
         metrics.INTAKE_OUTCOMES["republished"].inc()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from herald_scheduler import scripts
 from herald_scheduler.batching import ScriptBatcher
@@ -52,11 +53,14 @@ class Retry:
     last_ms: int | None
 
 
-@dataclass(frozen=True)
-class Taken:
+class Taken(NamedTuple):
+    """A reminder taken into in-flight (a tuple: tens of thousands are made per second)."""
+
     reminder_id: str
     occurrence_ms: int
     record: bytes
+    # Its NotificationDue prepared at intake (prepared.py); None when it has none.
+    prepared: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class Loaded:
     record: bytes
     occurrence_ms: int
     last_ms: int | None
+    prepared: bytes | None = None
 
 
 def _optional_ms(raw: bytes) -> int | None:
@@ -117,13 +122,16 @@ class ShardStore:
         record: bytes,
         occurrence_ms: int | None,
         expected_last: int | str | None,
+        prepared: bytes | None = None,
     ) -> Upserted | Retry:
         """Store and arm a reminder (``occurrence_ms`` None forgets it: nothing left to
-        release). ``expected_last`` "*" skips the check of the last released occurrence."""
+        release). ``expected_last`` "*" skips the check of the last released occurrence.
+        ``prepared`` is its NotificationDue made ahead (prepared.py), stored beside it."""
         occurrence = "" if occurrence_ms is None else occurrence_ms
         expected = "" if expected_last is None else expected_last
         reply = await self._run(
-            "UPSERT", [epoch, offset, reminder_id, record, occurrence, expected]
+            "UPSERT",
+            [epoch, offset, reminder_id, record, occurrence, expected, prepared or b""],
         )
         if reply[0] == b"RETRY":
             return Retry(_optional_ms(reply[1]))
@@ -138,8 +146,8 @@ class ShardStore:
         reply = await self._run("TAKE", [epoch, now_ms, lease_deadline_ms, limit])
         items = reply[5:]
         taken = [
-            Taken(items[i].decode(), int(items[i + 1]), items[i + 2])
-            for i in range(0, len(items), 3)
+            Taken(items[i].decode(), int(items[i + 1]), items[i + 2], items[i + 3] or None)
+            for i in range(0, len(items), 4)
         ]
         return TakeResult(
             taken=taken,
@@ -152,10 +160,11 @@ class ShardStore:
     async def complete(self, epoch: int, done: Sequence[tuple[str, int, int | None]]) -> set[str]:
         """For each (id, taken occurrence, next occurrence or None): re-arm or forget, unless
         it was rescheduled or cancelled since it was taken; returns the ids that were."""
-        args: list[Any] = [epoch]
-        for reminder_id, taken_ms, next_ms in done:
-            args += [reminder_id, taken_ms, "" if next_ms is None else next_ms]
-        reply = await self._run("COMPLETE", args)
+        triples = [
+            (reminder_id, str(taken_ms), "" if next_ms is None else str(next_ms))
+            for reminder_id, taken_ms, next_ms in done
+        ]
+        reply = await self._run("COMPLETE", [epoch, json.dumps(triples, ensure_ascii=False)])
         return {reminder_id.decode() for reminder_id in reply[1:]}
 
     async def bump(self, epoch: int, offset: int) -> None:
@@ -181,6 +190,7 @@ class ShardStore:
                 e.record,
                 e.occurrence_ms,
                 "" if e.last_ms is None else e.last_ms,
+                e.prepared or b"",
             ]
         await self._run("LOAD", args)
 
