@@ -55,3 +55,30 @@ async def test_poison_records_are_dead_lettered_and_the_next_notification_is_del
     assert report.notification_id == "n-good"
     assert report.status == deliveries_pb2.DELIVERY_STATUS_SENT
     assert len(await accepted(fcm, browser.target)) == 1
+
+
+async def test_token_sets_that_contradict_their_key_or_lack_a_target_are_dead_lettered(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    stranger = await issue(fcm)
+    await publish_tokens(producer, "kim", [entry(browser)])
+    await start_dispatcher()
+    someone_else = tokens_pb2.TokenSet(user_id="mallory", tokens=[entry(stranger)], version=2)
+    empty_target = tokens_pb2.TokenSet(user_id="kim", tokens=[tokens_pb2.TokenEntry()], version=3)
+    for bad in (someone_else, empty_target):
+        await producer.send_and_wait(topics.TOKENS, "kim", bad)
+    await publish_due(producer, due("n-after", "kim"))
+
+    dead = await read_topic(bootstrap, namespace + topics.DLQ.name, 2)
+    (report,) = await reports(bootstrap, namespace, 1)
+
+    reasons = sorted(dict((k, bytes(v)) for k, v in d.headers)["herald-dlq-reason"] for d in dead)
+    assert reasons == [b"incomplete", b"key-mismatch"]
+    assert report.target.value == browser.target
+    assert len(await accepted(fcm, browser.target)) == 1
+    assert await accepted(fcm, stranger.target) == []

@@ -117,6 +117,26 @@ async def test_a_notification_that_expired_before_sending_is_reported_expired_no
     assert await fcm.messages() == []
 
 
+async def test_a_notification_expiring_within_the_margin_is_reported_expired_not_sent(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    await publish_tokens(producer, "bob", [entry(browser)])
+    await start_dispatcher(expiry_margin_ms=60_000)
+    soon = due("n-soon", "bob")
+    soon.expires_at.FromMilliseconds(int(time.time() * 1000) + 30_000)
+    await publish_due(producer, soon)
+
+    (report,) = await reports(bootstrap, namespace, 1)
+
+    assert report.status == deliveries_pb2.DELIVERY_STATUS_EXPIRED
+    assert await fcm.messages() == []
+
+
 async def test_a_retry_goes_only_to_the_targets_it_names(
     bootstrap: str,
     namespace: str,
@@ -138,3 +158,27 @@ async def test_a_retry_goes_only_to_the_targets_it_names(
     assert report.attempts == 3
     assert [m.target for m in await accepted(fcm)] == [second.target]
     assert PROJECT in report.fcm_message_name
+
+
+async def test_a_send_now_retried_with_a_new_occurrence_time_notifies_once(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    # A product service retrying POST /v1/notifications with its own notification_id: the
+    # token-api stamps each attempt's occurrence_at with the time it arrived.
+    browser = await issue(fcm)
+    await publish_tokens(producer, "eve", [entry(browser)])
+    await start_dispatcher()
+    now_ms = int(time.time() * 1000)
+    for attempt in range(2):
+        message = due("n-retried", "eve")
+        message.occurrence_at.FromMilliseconds(now_ms + attempt * 1500)
+        await publish_due(producer, message)
+
+    first, again = await reports(bootstrap, namespace, 2)
+
+    assert [first.status, again.status] == [deliveries_pb2.DELIVERY_STATUS_SENT] * 2
+    assert len(await accepted(fcm, browser.target)) == 1

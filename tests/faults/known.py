@@ -11,23 +11,9 @@ IN_DOUBT_SEND = (
     "and the request reaching FCM, the redelivered record finds the lapsed lease and reports "
     "SENT 'unconfirmed' without sending: the device never gets it"
 )
-SEND_NOW_RETRY = (
-    "token-api events.py:94: send-now stamps occurrence_at = now, so a product service "
-    "retrying POST /v1/notifications with the same notification_id (e.g. while Kafka is down) "
-    "creates new occurrences, which the dispatcher's delivery key does not dedupe"
-)
-EXPIRY_CHECKED_EARLY = (
-    "dispatcher deliverer.py:74: expires_at is checked before waiting for the rate "
-    "limiter, an in-flight slot and the claim (line 92); in a backlog after a fault the send "
-    "then leaves after the expiry"
-)
-TOKEN_SET_UNCHECKED = (
-    "dispatcher projection.py:184: a TokenSet whose user_id differs from its key, or "
-    "with a target without a value, is applied to the projection instead of dead-lettered"
-)
 
 
-def explained(tally: Tally, injected_at: float) -> tuple[dict[str, int], list[str]]:
+def explained(tally: Tally) -> tuple[dict[str, int], list[str]]:
     """(must-be-0 counts no known bug explains, the known bugs that explain the rest)."""
     left = {
         "lost": tally.lost,
@@ -40,10 +26,4 @@ def explained(tally: Tally, injected_at: float) -> tuple[dict[str, int], list[st
     if tally.lost and tally.lost == tally.lost_unconfirmed:
         left["lost"] = 0
         bugs.append(IN_DOUBT_SEND)
-    if tally.duplicates and tally.duplicates == tally.send_now_duplicates:
-        left["delivered twice"] = 0
-        bugs.append(SEND_NOW_RETRY)
-    if tally.after_expiry and tally.first_after_expiry_at >= injected_at:
-        left["after expiry"] = 0
-        bugs.append(EXPIRY_CHECKED_EARLY)
     return {what: count for what, count in left.items() if count}, bugs

@@ -81,10 +81,6 @@ class Tally:
     lost_examples: list[str] = field(default_factory=list)
     # Lost pairs the dispatcher reported SENT "unconfirmed" (interrupted mid-send).
     lost_unconfirmed: int = 0
-    # Duplicates of send-now requests (as opposed to reminders).
-    send_now_duplicates: int = 0
-    # Unix seconds of the first send received after its expiry (0.0 when none).
-    first_after_expiry_at: float = 0.0
     # How far past its expiry the latest of the sends received after expiry came.
     after_expiry_max_ms: int = 0
 
@@ -140,8 +136,6 @@ def tally(
         if past_ms > 0:
             result.after_expiry += 1
             result.after_expiry_max_ms = max(result.after_expiry_max_ms, past_ms)
-            first = result.first_after_expiry_at
-            result.first_after_expiry_at = min(first or message.received_at, message.received_at)
 
     for request in requests:
         if not request.accepted:
@@ -164,8 +158,6 @@ def tally(
                 continue
             result.delivered += 1
             result.duplicates += len(times) - 1
-            if request.kind == "send-now":
-                result.send_now_duplicates += len(times) - 1
             first_ms = min(times) * 1000
             if first_ms < request.fire_at_ms - CLOCK_RESOLUTION_MS:
                 result.early += 1

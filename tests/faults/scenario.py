@@ -205,7 +205,7 @@ def dump(run_id: str, requests: list[Request], messages: list[ReceivedMessage]) 
 def assert_clean(row: Row) -> None:
     """Fail naming the scenario and every count that must be 0 and is not; xfail when every
     such count is explained by a reported bug (faults/known.py), naming it."""
-    unexplained, bugs = known.explained(row.tally, row.injected_at)
+    unexplained, bugs = known.explained(row.tally)
     assert not unexplained, (
         f"{row.scenario}: {unexplained} of {row.tally.requested} requested deliveries "
         f"(delivered {row.tally.delivered}); {row.line()}"

@@ -8,7 +8,6 @@ import uuid
 from typing import Any
 
 import pytest
-from faults import known
 from faults.ledger import NID_KEY
 from faults.scenario import FaultClock, Harness, assert_clean, run
 from google.protobuf.message import Message
@@ -106,8 +105,4 @@ async def test_poison_records_on_every_topic(harness: Harness) -> None:
     assert_clean(row)
     (sources,) = [published[run_id] for run_id in published if run_id.startswith("8.")]
     missing = sorted(set(sources) - await dead_lettered(harness))
-    invalid_token_set = sources[8]  # the TokenSet with invalid fields
-    unexplained = [m for m in missing if m != invalid_token_set]
-    assert not unexplained, f"poison records not in the DLQ (topic, partition, offset): {missing}"
-    if missing:
-        pytest.xfail(f"not in the DLQ: {missing}; known bug: {known.TOKEN_SET_UNCHECKED}")
+    assert not missing, f"poison records not in the DLQ (topic, partition, offset): {missing}"

@@ -43,6 +43,7 @@ class Deliverer:
         keys: Keys,
         policy: RetryPolicy,
         max_in_flight: int,
+        expiry_margin_ms: int = 0,
         stop: asyncio.Event,
     ) -> None:
         self._sender = sender
@@ -52,6 +53,7 @@ class Deliverer:
         self._keys = keys
         self._policy = policy
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._expiry_margin_ms = expiry_margin_ms
         self._stop = stop
 
     async def deliver(self, delivery: Delivery, settling: list[asyncio.Future[Any]]) -> Outcome:
@@ -69,13 +71,12 @@ class Deliverer:
             )
         key = self._keys.delivery(
             notification.notification_id,
-            notification.occurrence_ms,
             delivery.project_id,
             delivery.target.value,
         )
         retries_here = 0
         while True:
-            if notification.expired(now_ms()):
+            if notification.expired(now_ms() + self._expiry_margin_ms):
                 return Outcome(
                     _STATUS.DELIVERY_STATUS_EXPIRED, attempts, error_message="expired before sent"
                 )
@@ -93,6 +94,13 @@ class Deliverer:
             async with self._slots:
                 if self._stop.is_set():
                     raise HandedBack
+                # Again: waiting for the limiter and a slot can outlast the expiry in a backlog.
+                if notification.expired(now_ms() + self._expiry_margin_ms):
+                    return Outcome(
+                        _STATUS.DELIVERY_STATUS_EXPIRED,
+                        attempts,
+                        error_message="expired before sent",
+                    )
                 earlier = await self._ledger.claim(key, now_ms())
                 if earlier is None:
                     attempts += 1

@@ -25,10 +25,15 @@ class Keys:
         absent = Redis lost the projection of that partition, which is then rebuilt."""
         return f"{self.base}:tokens-applied:{partition}"
 
-    def delivery(self, notification_id: str, occurrence_ms: int, project: str, target: str) -> str:
-        """State of one (notification, occurrence, target): pending, sent or another outcome."""
+    def delivery(self, notification_id: str, project: str, target: str) -> str:
+        """State of one (notification occurrence, target): pending, sent or another outcome.
+
+        A notification_id names one occurrence (the scheduler's are "<reminder>@<occurrence ms>",
+        a hand-back keeps its original's), so it alone is the occurrence's identity. The
+        occurrence time is left out on purpose: a product service retrying a send-now with the
+        same notification_id gets a new occurrence_at each time, and must not notify twice."""
         digest = hashlib.blake2b(
-            f"{notification_id}\0{occurrence_ms}\0{project}\0{target}".encode(), digest_size=16
+            f"{notification_id}\0{project}\0{target}".encode(), digest_size=16
         ).hexdigest()
         return f"{self.base}:delivery:{digest}"
 

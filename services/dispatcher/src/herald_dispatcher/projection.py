@@ -181,10 +181,12 @@ class TokenProjection(ConsumerRebalanceListener):  # type: ignore[misc]
         next_offsets: dict[int, int] = {}
         dead: list[asyncio.Future[Any]] = []
         for record in records:
-            if record.key is None or not isinstance(record.message, tokens_pb2.TokenSet | None):
-                dead.append(await self._dead_letter(record))
+            problem = _problem(record)
+            if problem is not None:
+                dead.append(await self._dead_letter(record, *problem))
                 continue
-            by_partition[record.partition].append((record.key, record.message))
+            token_set = record.message if isinstance(record.message, tokens_pb2.TokenSet) else None
+            by_partition[record.partition].append((record.key or "", token_set))
             next_offsets[record.partition] = record.offset + 1
         partitions = list(by_partition)
         self._applying = True
@@ -226,15 +228,30 @@ class TokenProjection(ConsumerRebalanceListener):  # type: ignore[misc]
                 args.extend(("S", token_set.version, token_set.SerializeToString()))
         await self._apply_script(keys=keys, args=args, client=pipe)
 
-    async def _dead_letter(self, record: Record) -> asyncio.Future[Any]:
-        reason = "missing-key" if record.key is None else "unexpected-type"
+    async def _dead_letter(self, record: Record, reason: str, detail: str) -> asyncio.Future[Any]:
         headers = events.dead_letter_headers(
             record,
             _TOKEN_SET_TYPE,
             namespace=self._settings.topic_namespace,
             group_id=self._settings.tokens_group_id,
             reason=reason,
-            detail="a TokenSet keyed by user_id is expected",
+            detail=detail,
         )
         value = record.message.SerializeToString() if record.message is not None else None
         return await self._producer.send_raw(topics.DLQ, record.key, value, headers)
+
+
+def _problem(record: Record) -> tuple[str, str] | None:
+    """Why ``record`` cannot be applied to the projection (reason, detail), or None."""
+    if record.key is None:
+        return "missing-key", "a TokenSet keyed by user_id is expected"
+    message = record.message
+    if message is None:
+        return None
+    if not isinstance(message, tokens_pb2.TokenSet):
+        return "unexpected-type", "a TokenSet keyed by user_id is expected"
+    if message.user_id != record.key:
+        return "key-mismatch", "the TokenSet's user_id differs from the record key"
+    if any(not entry.target.value for entry in message.tokens):
+        return "incomplete", "a TokenSet entry has no target value"
+    return None

@@ -119,6 +119,7 @@ class Dispatcher:
             keys=keys,
             policy=RetryPolicy.from_settings(settings),
             max_in_flight=settings.max_in_flight,
+            expiry_margin_ms=settings.expiry_margin_ms,
             stop=stop,
         )
         targets = TargetReader(

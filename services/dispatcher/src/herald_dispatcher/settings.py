@@ -34,6 +34,9 @@ class DispatcherSettings(HeraldSettings):
     fcm_client: Literal["aiohttp", "firebase-admin"] = "aiohttp"
     # Requests to FCM in flight at once in this process (also the connection pool size).
     max_in_flight: int = Field(default=500, ge=1, le=10_000)
+    # A notification with less than this left before its expires_at is not sent (reported
+    # expired): the request could reach FCM after the expiry.
+    expiry_margin_ms: int = Field(default=250, ge=0)
     # FCM asks for at least 10 s.
     send_timeout_s: float = Field(default=10.0, ge=10.0)
     # An access token is refreshed this long before it expires.
