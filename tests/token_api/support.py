@@ -62,10 +62,12 @@ def token(
     algorithm: str = "HS256",
     issuer: str = ISSUER,
     audience: str = AUDIENCE,
-    expires_in_s: float = 300,
+    expires_in_s: float = 3600,
     headers: Mapping[str, Any] | None = None,
     **claims: Any,
 ) -> str:
+    """A signed JWT. Parametrized tests mint theirs at collection time, which can be many
+    minutes before they run, so the default lifetime outlasts a whole test session."""
     now = int(time.time())
     payload = {"sub": sub, "iss": issuer, "aud": audience, "iat": now, "exp": now + expires_in_s}
     payload.update(claims)
