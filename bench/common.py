@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import io
 import os
-import socket
 import sys
 import time
 import uuid
@@ -49,13 +48,6 @@ def step(label: str) -> None:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:

@@ -23,7 +23,6 @@ from bench.common import (
     create_topics,
     delete_keys,
     delete_topics,
-    free_port,
     fresh_namespace,
     wait_http_ok,
 )
@@ -31,6 +30,7 @@ from bench.fcm_loops import PROJECT, Emulator, target
 from herald import topics
 from herald.producer import Producer
 from herald.v1 import common_pb2, notifications_pb2, tokens_pb2
+from herald_dev.stack import free_port
 
 
 @dataclass(frozen=True)

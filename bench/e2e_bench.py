@@ -28,7 +28,7 @@ if __package__ in (None, ""):  # run as a file: python bench/e2e_bench.py
 from bench import e2e_loops as loops
 from bench.cli import Step, add_common, command_line, execute, finish, runs
 from bench.common import BOOTSTRAP, now_ms, step, thin
-from bench.e2e_stack import register_users, running_stack, wait_projected
+from bench.e2e_stack import register_users, running_stack
 from bench.results import Goal, Results, Row
 from fcm_emulator.client import EmulatorClient
 from herald.producer import Producer
@@ -72,7 +72,7 @@ def ramp_up_s() -> float:
 async def warm_up(ctx: Context) -> None:
     users = ctx.args.users
     await register_users(ctx.stack, users)
-    await wait_projected(ctx.stack, users, timeout_s=120)
+    await ctx.stack.wait_projected([f"user-{n}" for n in range(users)], timeout_s=120)
     since_s, before = time.time(), await loops.accepted(ctx.fcm)
     ctx.first_send = time.monotonic() + 1
     await loops.schedule(ctx.producer, "warm-up", users, [now_ms() + 1000] * users)

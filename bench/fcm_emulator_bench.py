@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,17 +27,11 @@ from firebase_admin import credentials, messaging
 
 from fcm_emulator import service_account
 from fcm_emulator.testing import HttpSender
+from herald_dev.stack import free_port
 
 PROJECT = "herald-bench"
 TARGET = "cAbCdEfGhIjKlMnOpQrStU:APA91bBenchmarkTargetThatNobodyIssuedButLooksValid"
 SDK_BATCH = 500
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:

@@ -19,9 +19,10 @@ import aiohttp
 import firebase_admin  # type: ignore[import-untyped,unused-ignore]
 from firebase_admin import credentials, messaging
 
-from bench.common import HOST, free_port, wait_http_ok
+from bench.common import HOST, wait_http_ok
 from fcm_emulator import service_account
 from fcm_emulator.testing import HttpSender
+from herald_dev.stack import free_port
 
 PROJECT = "herald-bench"
 SDK_BATCH = 500

@@ -37,7 +37,6 @@ from bench.common import (
     create_topics,
     delete_keys,
     delete_topics,
-    free_port,
     fresh_namespace,
     now_ms,
     percentile,
@@ -47,6 +46,7 @@ from bench.common import (
 )
 from bench.results import Goal, Results, Row
 from herald.producer import Producer
+from herald_dev.stack import free_port
 
 DAY_MS = 24 * 3600 * 1000
 SERIES_POINTS = 2000

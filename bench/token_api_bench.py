@@ -36,13 +36,13 @@ from bench.common import (
     cpu_seconds,
     create_topics,
     delete_topics,
-    free_port,
     fresh_namespace,
     percentile,
     wait_http_ok,
 )
 from bench.results import Goal, Results, Row
 from bench.token_api_loops import POOL_SIZE, Timed, api_loop, raw_loop
+from herald_dev.stack import free_port
 from herald_token_api.migrate import migrate
 from herald_token_api.settings import TokenApiSettings
 

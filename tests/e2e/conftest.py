@@ -9,7 +9,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import pytest
 from e2e.support import DISPATCHER_REDIS_DB, SCHEDULER_REDIS_DB
 from redis.asyncio import Redis
@@ -18,7 +17,7 @@ from fcm_emulator.client import EmulatorClient
 from herald_dev.api import TokenApi
 from herald_dev.demo_server import DemoConfig, serving
 from herald_dev.layout import StateDirs, find_root
-from herald_dev.stack import DEFAULT_REDIS_URL, HOST, Ports, Stack, StackConfig
+from herald_dev.stack import DEFAULT_REDIS_URL, HOST, Ports, Stack, StackConfig, drop_database
 from kit.kafka import create_namespace, delete_namespace
 
 
@@ -44,18 +43,11 @@ async def stack(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Asy
         scheduler_redis_db=SCHEDULER_REDIS_DB,
         dispatcher_redis_db=DISPATCHER_REDIS_DB,
     ).with_database(database)
-    running = Stack(config)
     try:
-        await running.prepare()
-        await running.start()
-        yield running
+        async with Stack(config) as running:
+            yield running
     finally:
-        await running.stop()
-        admin = await asyncpg.connect(config.with_database("postgres").database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await drop_database(config.database_url)
         await delete_namespace(bootstrap, namespace)
         await flush_redis(SCHEDULER_REDIS_DB, DISPATCHER_REDIS_DB)
 

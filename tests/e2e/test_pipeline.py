@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from fcm_emulator.client import EmulatorClient
 from fcm_emulator.records import ReceivedMessage
 from herald import topics
-from herald.v1 import deliveries_pb2
+from herald.v1 import deliveries_pb2, tokens_pb2
 from herald_dev import deliveries
 from herald_dev.api import TokenApi
 from herald_dev.kafka_read import read_range
@@ -39,20 +39,7 @@ async def gather_bounded(calls: list[Any]) -> list[Any]:
     return await asyncio.gather(*(one(c) for c in calls))
 
 
-async def dispatcher_knows(stack: Stack, users: list[str]) -> None:
-    """Wait until the dispatcher's projection holds a token set for each of ``users``."""
-    config = stack.config
-    projection = Redis.from_url(config.dispatcher_redis_url)
-    keys = [f"{config.namespace}herald:dispatcher:targets:{u}" for u in users]
-    try:
-
-        async def projected() -> int:
-            found: int = await projection.exists(*keys)
-            return found
-
-        await until(projected, lambda n: n == len(users), 30, "token sets in the dispatcher")
-    finally:
-        await projection.aclose()
+PROJECTION_TIMEOUT_S = 30
 
 
 def sent_to(messages: list[ReceivedMessage], wanted: set[str]) -> list[ReceivedMessage]:
@@ -82,7 +69,7 @@ async def test_every_target_gets_each_reminder_once_and_never_early(
         ]
     )
 
-    await dispatcher_knows(stack, users)
+    await stack.wait_projected(users, PROJECTION_TIMEOUT_S)
 
     first = datetime.now(UTC) + timedelta(seconds=LEAD_S)
     fire_at = {
@@ -153,7 +140,17 @@ async def test_a_target_fcm_calls_unregistered_leaves_the_table(
         await api.register(jwt, target, project_id=config.project_id)
     assert await targets_of(config.database_url, user) == sorted([dead, alive])
 
-    await dispatcher_knows(stack, [user])
+    async def projected_targets() -> set[str]:
+        # The first registration's set may be projected before the second's: wait for both.
+        redis = Redis.from_url(config.dispatcher_redis_url)
+        try:
+            raw = await redis.hget(f"{config.namespace}herald:dispatcher:targets:{user}", "s")
+        finally:
+            await redis.aclose()
+        token_set = tokens_pb2.TokenSet.FromString(raw if isinstance(raw, bytes) else b"")
+        return {entry.target.value for entry in token_set.tokens}
+
+    await until(projected_targets, lambda found: found == {dead, alive}, 30, "both targets")
     await emulator.unregister_target(dead)
     await api.send_now(user, {"title": "Still there?"})
 

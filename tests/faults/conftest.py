@@ -4,7 +4,6 @@ and the report, printed when the session ends."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
@@ -17,7 +16,6 @@ from faults.infra import InfraPorts, PrivateInfra
 from faults.load import Population, register
 from faults.report import Report, report_path
 from faults.scenario import Harness
-from redis.asyncio import Redis
 
 from fcm_emulator.client import EmulatorClient
 from herald.producer import Producer
@@ -84,27 +82,8 @@ async def stack(infra: PrivateInfra) -> AsyncIterator[Stack]:
         database_url=infra.database_url,
         redis_url=infra.redis_url,
     )
-    running = Stack(config)
-    try:
-        await running.prepare()
-        await running.start()
+    async with Stack(config) as running:
         yield running
-    finally:
-        await running.stop()
-
-
-async def projected(stack: Stack, users: list[str]) -> None:
-    """Wait until the dispatcher's projection holds a token set for each of ``users``."""
-    config = stack.config
-    redis = Redis.from_url(config.dispatcher_redis_url)
-    keys = [f"{config.namespace}herald:dispatcher:targets:{u}" for u in users]
-    deadline = time.monotonic() + PROJECTION_TIMEOUT_S
-    try:
-        while await redis.exists(*keys) < len(keys):
-            assert time.monotonic() < deadline, "the dispatcher never projected every user"
-            await asyncio.sleep(0.2)
-    finally:
-        await redis.aclose()
 
 
 @pytest.fixture(scope="session")
@@ -119,7 +98,7 @@ async def harness(stack: Stack, infra: PrivateInfra) -> AsyncIterator[Harness]:
         wanted = Population.fresh("fault-user", USERS, TARGETS_PER_USER)
         population = await register(api, stack.credentials, wanted, config.project_id)
         assert population == wanted, "the token-api did not acknowledge every registration"
-        await projected(stack, population.users)
+        await stack.wait_projected(population.users, PROJECTION_TIMEOUT_S)
         yield Harness(stack, infra, emulator, api, p, population, report)
     if report.rows:
         _finished.append(f"{report.markdown()}\nwritten to {report.write()}")

@@ -3,17 +3,21 @@ child processes, each with the ``HERALD_*`` environment it needs and a log file 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
 import os
 import socket
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
+from redis.asyncio import Redis
 
 from fcm_emulator import service_account
 from herald.topics_cli import apply
@@ -156,6 +160,16 @@ def emulator_argv(config: StackConfig) -> list[str]:
     ]
 
 
+async def drop_database(url: str) -> None:
+    """Drop the database ``url`` names, closing its connections (a test's or benchmark's)."""
+    parts = urlsplit(url)
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 async def ensure_database(url: str) -> bool:
     """Create the database ``url`` names when it does not exist; True when it was created."""
     try:
@@ -225,6 +239,35 @@ class Stack:
                     f"port {port} on {HOST} is already in use "
                     "(another 'make run' or a service started by hand?)",
                 )
+
+    async def __aenter__(self) -> Stack:
+        """Prepare and start; leaving the block stops what was started, also on failure."""
+        try:
+            await self.prepare()
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def wait_projected(self, users: Sequence[str], timeout_s: float) -> None:
+        """Until the dispatcher's Redis projection holds a token set for each of ``users``
+        (the token-api's relay publishes them, the dispatcher projects them): before that a
+        due notification would find no target."""
+        config = self.config
+        keys = [f"{config.namespace}herald:dispatcher:targets:{u}" for u in users]
+        redis = Redis.from_url(config.dispatcher_redis_url)
+        deadline = time.monotonic() + timeout_s
+        try:
+            while (found := await redis.exists(*keys)) < len(keys):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{found} of {len(keys)} users projected in {timeout_s} s")
+                await asyncio.sleep(0.2)
+        finally:
+            await redis.aclose()
 
     async def prepare(self) -> None:
         config = self.config
