@@ -62,6 +62,7 @@ function normalize(raw) {
     image: notification.image || "",
     link: link ? new URL(link, self.registration.scope).href : "",
     data,
+    tag: notification.tag || "",
     messageId: raw.messageId || raw.fcmMessageId || "",
     collapseKey: raw.collapseKey || raw.collapse_key || NO_COLLAPSE,
   };
@@ -76,8 +77,11 @@ async function deliver(raw) {
     };
     if (message.icon) options.icon = message.icon;
     if (message.image) options.image = message.image;
-    // A collapse key replaces the notification shown under it; else one per message.
-    if (message.collapseKey !== NO_COLLAPSE) options.tag = message.collapseKey;
+    // A notification replaces the one shown under the same tag (Herald sets it, and the web
+    // push Topic, from the collapse key, else the notification's id: a resend after a crash
+    // replaces, it does not show twice); else the collapse key; else one per message.
+    if (message.tag) options.tag = message.tag;
+    else if (message.collapseKey !== NO_COLLAPSE) options.tag = message.collapseKey;
     else if (message.messageId) options.tag = message.messageId;
     await self.registration.showNotification(message.title, options);
   }

@@ -138,8 +138,10 @@ class FcmFront:
     give. It refuses the first ``refusals`` sends with 429 QUOTA_EXCEEDED and ``Retry-After``
     (the emulator leaves Retry-After off the QUOTA_EXCEEDED answers it injects), passes the
     others on, and with ``answer_first`` set passes every send on but holds the answers after
-    the first ``answer_first`` ones: FCM got them, the sender never hears back. ``answers``
-    holds (time, status) of each answer given."""
+    the first ``answer_first`` ones: FCM got them, the sender never hears back. With
+    ``forward_held`` False the held sends are not passed on either: the requests never reached
+    FCM, as when the sender dies before they leave. ``answers`` holds (time, status) of each
+    answer given."""
 
     def __init__(
         self,
@@ -148,13 +150,17 @@ class FcmFront:
         refusals: int = 0,
         retry_after_s: int = 2,
         answer_first: int | None = None,
+        forward_held: bool = True,
     ) -> None:
         self.upstream = upstream
         self.refusals = refusals
         self.retry_after_s = retry_after_s
         self.answer_first = answer_first
+        self.forward_held = forward_held
         self.answers: list[tuple[float, int]] = []
         self.held = 0
+        # Sends past the refusals, in order of arrival.
+        self.passed = 0
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._release = asyncio.Event()
@@ -197,10 +203,16 @@ class FcmFront:
             "Authorization": request.headers["Authorization"],
             "Content-Type": "application/json",
         }
+        self.passed += 1
+        holding = self.answer_first is not None and self.passed > self.answer_first
+        if holding and not self.forward_held:
+            self.held += 1
+            await self._release.wait()
+            return web.Response(status=503)
         url = self.upstream + request.path
         async with self._session.post(url, data=body, headers=forwarded) as answer:
             status, answer_body = answer.status, await answer.read()
-        if self.answer_first is not None and len(self.answers) >= self.answer_first:
+        if holding:
             self.held += 1
             await self._release.wait()
         self.answers.append((time.time(), status))

@@ -62,6 +62,7 @@ async def test_three_targets_get_one_message_each_and_three_reports(
         "title": "Tea is ready",
         "body": "Your timer ended.",
         "icon": "https://herald.example/icon.png",
+        "tag": "tea",
     }
     assert web["webpush"]["fcm_options"] == {"link": "https://herald.example/timers/tea"}
     headers = web["webpush"]["headers"]
@@ -73,6 +74,7 @@ async def test_three_targets_get_one_message_each_and_three_reports(
     (android,) = [m.message for m in sent if m.target == phone.target]
     assert android["android"]["collapse_key"] == "tea"
     assert android["android"]["priority"] == "high"
+    assert android["android"]["notification"] == {"tag": "tea"}
     assert android["notification"]["title"] == "Tea is ready"
     assert "webpush" not in android
 

@@ -46,6 +46,24 @@ def nid_of(message: ReceivedMessage) -> str | None:
     return nid if isinstance(nid, str) else None
 
 
+def replace_tag(message: ReceivedMessage) -> str | None:
+    """What the device replaces this notification by (a second one with the same tag takes
+    the first one's place instead of showing beside it): web push ``Topic``, Android
+    notification ``tag``, ``apns-collapse-id``."""
+    body = message.message if isinstance(message.message, dict) else {}
+    webpush = body.get("webpush") or {}
+    android = (body.get("android") or {}).get("notification") or {}
+    apns = body.get("apns") or {}
+    for tag in (
+        (webpush.get("headers") or {}).get("Topic"),
+        android.get("tag"),
+        (apns.get("headers") or {}).get("apns-collapse-id"),
+    ):
+        if isinstance(tag, str) and tag:
+            return tag
+    return None
+
+
 def percentile(values: list[int], share: float) -> int:
     """Nearest-rank percentile; 0 for no values."""
     if not values:
@@ -60,8 +78,8 @@ class Reported:
     reports say of them."""
 
     expired: set[tuple[str, str]] = field(default_factory=set)
-    # Reported SENT without an FCM answer: an attempt was interrupted (a crash) mid-send.
-    unconfirmed: set[tuple[str, str]] = field(default_factory=set)
+    # Reported SENT after sending again: an earlier attempt was interrupted (a crash) mid-send.
+    resent: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -70,6 +88,9 @@ class Tally:
     delivered: int = 0
     lost: int = 0
     duplicates: int = 0
+    # Second copies of a resent delivery with the first copy's replace tag: the device shows
+    # one notification (the second replaces the first), so they are not duplicates.
+    replaced: int = 0
     early: int = 0
     after_expiry: int = 0
     expired: int = 0
@@ -79,8 +100,6 @@ class Tally:
     # Unix seconds of the last delivery more than DISTURBED_LATENESS_MS late (0.0 when none).
     last_disturbed_at: float = 0.0
     lost_examples: list[str] = field(default_factory=list)
-    # Lost pairs the dispatcher reported SENT "unconfirmed" (interrupted mid-send).
-    lost_unconfirmed: int = 0
     # How far past its expiry the latest of the sends received after expiry came.
     after_expiry_max_ms: int = 0
 
@@ -120,7 +139,7 @@ def tally(
     so sends of it nobody asked for are found."""
     result = Tally()
     by_nid = {r.nid: r for r in requests}
-    received: dict[tuple[str, str], list[float]] = defaultdict(list)
+    received: dict[tuple[str, str], list[ReceivedMessage]] = defaultdict(list)
     for message in messages:
         nid = nid_of(message)
         if message.status != 200 or message.validate_only or nid is None:
@@ -131,7 +150,7 @@ def tally(
         if request is None or message.target not in request.targets:
             result.unrequested += 1
             continue
-        received[(nid, message.target)].append(message.received_at)
+        received[(nid, message.target)].append(message)
         past_ms = round(message.received_at * 1000) - request.expires_at_ms
         if past_ms > 0:
             result.after_expiry += 1
@@ -144,20 +163,22 @@ def tally(
             continue
         for target in sorted(request.targets):
             result.requested += 1
-            times = received.get((request.nid, target))
-            if not times:
+            copies = received.get((request.nid, target))
+            if not copies:
                 pairs = {(request.nid, target), (request.nid, "")}
                 if pairs & reported.expired:
                     result.expired += 1
                     continue
                 result.lost += 1
-                if pairs & reported.unconfirmed:
-                    result.lost_unconfirmed += 1
                 if len(result.lost_examples) < 3:
                     result.lost_examples.append(f"{request.nid}→…{target[-8:]}")
                 continue
             result.delivered += 1
-            result.duplicates += len(times) - 1
+            times = [copy.received_at for copy in copies]
+            if _replaced(copies, (request.nid, target) in reported.resent):
+                result.replaced += 1
+            else:
+                result.duplicates += len(copies) - 1
             first_ms = min(times) * 1000
             if first_ms < request.fire_at_ms - CLOCK_RESOLUTION_MS:
                 result.early += 1
@@ -166,3 +187,9 @@ def tally(
             if lateness > DISTURBED_LATENESS_MS:
                 result.last_disturbed_at = max(result.last_disturbed_at, min(times))
     return result
+
+
+def _replaced(copies: list[ReceivedMessage], resent: bool) -> bool:
+    """Two copies of a delivery Herald reported resending, under one replace tag."""
+    tags = {replace_tag(copy) for copy in copies}
+    return resent and len(copies) == 2 and len(tags) == 1 and None not in tags

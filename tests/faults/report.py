@@ -17,7 +17,8 @@ from herald_dev.layout import find_root
 REPORT_ENV = "HERALD_FAULTS_REPORT"
 COMMAND = "make test-faults  # = uv run pytest tests/faults"
 HEADER = (
-    "| scenario | requested | delivered | lost | dup | early | after expiry | expired (reported) "
+    "| scenario | requested | delivered | lost | dup | replaced | early | after expiry "
+    "| expired (reported) "
     "| refused | lateness p50 / p99 / max ms | fault s | recovery s | notes |"
 )
 
@@ -50,11 +51,10 @@ class Row:
         if t.unrequested:
             notes = f"{t.unrequested} unrequested sends; {notes}"
         if t.lost_examples:
-            unconfirmed = f", {t.lost_unconfirmed} reported SENT unconfirmed"
-            notes = f"lost e.g. {', '.join(t.lost_examples)}{unconfirmed}; {notes}"
+            notes = f"lost e.g. {', '.join(t.lost_examples)}; {notes}"
         return (
             f"| {self.scenario} | {t.requested} | {t.delivered} | {t.lost} | {t.duplicates} "
-            f"| {t.early} | {t.after_expiry} | {t.expired} | {t.refused} "
+            f"| {t.replaced} | {t.early} | {t.after_expiry} | {t.expired} | {t.refused} "
             f"| {t.p50_ms} / {t.p99_ms} / {t.max_ms} | {self.fault_s:.1f} "
             f"| {self.recovery_s:.1f} | {notes} |"
         )

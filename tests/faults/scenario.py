@@ -20,8 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-from faults import known
 from faults.infra import PrivateInfra
 from faults.ledger import Reported, Request, pending, tally
 from faults.load import Population, SendNow, now_ms, publish_reminders
@@ -36,11 +34,10 @@ from herald_dev import deliveries
 from herald_dev.api import TokenApi
 from herald_dev.kafka_read import read_range
 from herald_dev.stack import Stack
+from herald_dispatcher.deliverer import RESENT
 
 POLL_S = 0.5
 DUMP_ENV = "HERALD_FAULTS_DUMP"
-# The dispatcher's report for a delivery whose earlier attempt was interrupted mid-send.
-UNCONFIRMED = "unconfirmed"
 
 
 @dataclass(frozen=True)
@@ -122,10 +119,10 @@ async def reports_since(stack: Stack, since_ms: int) -> Reported:
         pair = (report.notification_id.split("@", 1)[0], report.target.value)
         if report.status == deliveries_pb2.DELIVERY_STATUS_EXPIRED:
             found.expired.add(pair)
-        elif report.status == deliveries_pb2.DELIVERY_STATUS_SENT and (
-            report.error_message.startswith(UNCONFIRMED)
+        elif (
+            report.status == deliveries_pb2.DELIVERY_STATUS_SENT and report.error_message == RESENT
         ):
-            found.unconfirmed.add(pair)
+            found.resent.add(pair)
     return found
 
 
@@ -203,12 +200,9 @@ def dump(run_id: str, requests: list[Request], messages: list[ReceivedMessage]) 
 
 
 def assert_clean(row: Row) -> None:
-    """Fail naming the scenario and every count that must be 0 and is not; xfail when every
-    such count is explained by a reported bug (faults/known.py), naming it."""
-    unexplained, bugs = known.explained(row.tally)
-    assert not unexplained, (
-        f"{row.scenario}: {unexplained} of {row.tally.requested} requested deliveries "
+    """Fail naming the scenario and every count that must be 0 and is not."""
+    failed = {what: count for what, count in row.must_be_zero.items() if count}
+    assert not failed, (
+        f"{row.scenario}: {failed} of {row.tally.requested} requested deliveries "
         f"(delivered {row.tally.delivered}); {row.line()}"
     )
-    if bugs:
-        pytest.xfail(f"{row.scenario}: {row.must_be_zero}; known bugs: " + " | ".join(bugs))

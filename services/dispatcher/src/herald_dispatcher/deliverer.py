@@ -4,6 +4,7 @@ delivery key, the send, FCM's verdict, and retries short enough to wait for here
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import time
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _STATUS = deliveries_pb2.DeliveryStatus
 _PENDING_POLL_S = 0.5
+# The report's message for a delivery sent again after an interrupted attempt.
+RESENT = "resent: an earlier attempt was interrupted"
 
 
 class HandedBack(Exception):
@@ -75,6 +78,7 @@ class Deliverer:
             delivery.target.value,
         )
         retries_here = 0
+        resent = False
         while True:
             if notification.expired(now_ms() + self._expiry_margin_ms):
                 return Outcome(
@@ -101,7 +105,13 @@ class Deliverer:
                         attempts,
                         error_message="expired before sent",
                     )
-                earlier = await self._ledger.claim(key, now_ms())
+                claimed_ms = now_ms()
+                earlier = await self._ledger.claim(key, claimed_ms)
+                if isinstance(earlier, Pending) and earlier.lease_until_ms <= claimed_ms:
+                    # Interrupted before or after its request left: send again, with the
+                    # same replace tag, so the device shows it once either way.
+                    earlier = await self._ledger.take_over(key, earlier, claimed_ms)
+                    resent = earlier is None
                 if earlier is None:
                     attempts += 1
                     response = await self._send(request)
@@ -113,6 +123,10 @@ class Deliverer:
             verdict = classify(response)
             outcome = await self._conclude(delivery, key, verdict, response, attempts, settling)
             if outcome is not None:
+                if resent:
+                    metrics.RESENDS.inc()
+                    if outcome.status == _STATUS.DELIVERY_STATUS_SENT:
+                        outcome = dataclasses.replace(outcome, error_message=RESENT)
                 return outcome
             # The key is released: retry here after a short wait, or hand the delivery on.
             quota = verdict.verdict is Verdict.QUOTA
@@ -228,18 +242,12 @@ class Deliverer:
         return None
 
     async def _after_earlier(self, key: str, earlier: Earlier, attempts: int) -> Outcome | None:
-        """The outcome an earlier attempt left; None when its key was released meanwhile."""
+        """The outcome an earlier attempt left; None when its key was released or its lease
+        ran out meanwhile (the caller claims it again)."""
         while isinstance(earlier, Pending):
             now = now_ms()
             if earlier.lease_until_ms <= now:
-                # It was interrupted after it may have reached FCM: never send it twice.
-                await self._ledger.settle(key, Settled(_STATUS.DELIVERY_STATUS_SENT))
-                metrics.DUPLICATES.inc()
-                return Outcome(
-                    _STATUS.DELIVERY_STATUS_SENT,
-                    attempts,
-                    error_message="unconfirmed: an earlier attempt was interrupted",
-                )
+                return None
             wait_s = min(_PENDING_POLL_S, (earlier.lease_until_ms - now) / 1000)
             if await sleep_unless(self._stop, wait_s):
                 raise HandedBack

@@ -1,11 +1,13 @@
-"""Delivery keys: at most one notification per (notification, occurrence, target) on a device.
+"""Delivery keys: at most one notification per (notification, target) as the device shows it.
 
 Before a send the key is claimed, if absent, as *pending* with a lease; after FCM's answer it
 is settled with the outcome, or deleted when the send will be retried. A redelivered record
 (crash, rebalance) finds the key: a settled one is reported again without sending; a pending
 one whose lease is running belongs to a send still in flight elsewhere and is waited for; a
-pending one whose lease ran out was interrupted after it may have reached FCM, so it is not
-sent again (at most once) and is reported as sent, unconfirmed.
+pending one whose lease ran out was interrupted, before or after its request left, so one
+redelivery takes it over atomically and sends again. Every message carries its notification's
+replace tag (``message.replace_tag``), so a device that got the interrupted send replaces it
+rather than showing it twice.
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ def decode(raw: bytes | str) -> Earlier:
     )
 
 
+def _pending(lease_until_ms: int) -> str:
+    return f"p:{lease_until_ms}"
+
+
 # KEYS: delivery keys; ARGV[1]: TTL (ms); ARGV[1 + i]: the lease for KEYS[i]. Returns per key
 # '' when claimed, else the value found.
 _CLAIM = """
@@ -69,6 +75,16 @@ for i, key in ipairs(KEYS) do
   end
 end
 return found
+"""
+# KEYS[1]: a delivery key; ARGV[1]: the lapsed lease seen; ARGV[2]: the new one; ARGV[3]: TTL
+# (ms). Returns '' when taken over, else the value found (false when the key is gone).
+_TAKE_OVER = """
+local old = redis.call('GET', KEYS[1])
+if old == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return ''
+end
+return old
 """
 # KEYS: delivery keys; ARGV[1]: TTL (ms); ARGV[1 + i]: the outcome for KEYS[i].
 _SETTLE = """
@@ -110,11 +126,25 @@ class Ledger:
 
     async def claim(self, key: str, now_ms: int) -> Earlier | None:
         """None when this caller may send; otherwise what an earlier attempt left."""
-        found = await self._enqueue(self._claims, key, f"p:{now_ms + self._lease_ms}")
+        found = await self._enqueue(self._claims, key, _pending(now_ms + self._lease_ms))
         return decode(found) if found else None
 
-    async def settle(self, key: str, outcome: Settled) -> None:
-        await self.settle_soon(key, outcome)
+    async def take_over(self, key: str, lapsed: Pending, now_ms: int) -> Earlier | None:
+        """Claim a key whose lease ran out: None when this caller may send again; otherwise
+        what the key holds now (another redelivery took it over first, or it was settled).
+        Only after a crash, so not batched."""
+        found = await self._redis.eval(
+            _TAKE_OVER,
+            1,
+            key,
+            _pending(lapsed.lease_until_ms),
+            _pending(now_ms + self._lease_ms),
+            self._ttl_ms,
+        )
+        if found is None:
+            # Released meanwhile: claim it the ordinary way.
+            return await self.claim(key, now_ms)
+        return decode(found) if found else None
 
     def settle_soon(self, key: str, outcome: Settled) -> asyncio.Future[Any]:
         """Queue the outcome and return at once; the future resolves once Redis has it. The

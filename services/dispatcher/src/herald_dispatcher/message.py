@@ -46,6 +46,16 @@ def web_topic(collapse_key: str) -> str:
     return base64.urlsafe_b64encode(digest).decode()[:32]
 
 
+def replace_tag(notification: Notification) -> str:
+    """What the device replaces a notification by: its collapse key, else its own id.
+
+    Every message carries it (web push ``Topic`` and notification ``tag``, Android notification
+    ``tag``, ``apns-collapse-id``), so a delivery sent again after an interrupted attempt
+    replaces the one the device may already show instead of showing a second one.
+    """
+    return web_topic(notification.due.collapse_key or notification.notification_id)
+
+
 def ttl_s(notification: Notification, now_ms: int) -> int | None:
     if notification.expires_at_ms is None:
         return None
@@ -66,11 +76,15 @@ def build(
     if is_fid:
         fields["fid"] = target.value
     if platform == common_pb2.PLATFORM_ANDROID:
-        fields["notification"] = _notification(content)
+        shown = _notification(content)
+        fields["notification"] = shown
         fields["android"] = messaging.AndroidConfig(
             collapse_key=due.collapse_key or None,
             priority="high" if due.urgency == common_pb2.URGENCY_HIGH else "normal",
             ttl=ttl,
+            notification=messaging.AndroidNotification(tag=replace_tag(notification))
+            if shown is not None
+            else None,
         )
     elif platform == common_pb2.PLATFORM_IOS:
         fields["notification"] = _notification(content)
@@ -155,8 +169,8 @@ def _webpush(notification: Notification, ttl: int | None) -> messaging.WebpushCo
         headers["TTL"] = str(ttl)
     if due.urgency in _URGENCY:
         headers["Urgency"] = _URGENCY[due.urgency]
-    if due.collapse_key:
-        headers["Topic"] = web_topic(due.collapse_key)
+    tag = replace_tag(notification)
+    headers["Topic"] = tag
     shown = None
     if content.title or content.body or content.icon or content.image:
         shown = messaging.WebpushNotification(
@@ -164,6 +178,7 @@ def _webpush(notification: Notification, ttl: int | None) -> messaging.WebpushCo
             body=content.body or None,
             icon=content.icon or None,
             image=content.image or None,
+            tag=tag,
         )
     link = messaging.WebpushFCMOptions(link=content.click_link) if content.click_link else None
     return messaging.WebpushConfig(headers=headers or None, notification=shown, fcm_options=link)
@@ -173,8 +188,7 @@ def _apns(notification: Notification) -> messaging.APNSConfig:
     due = notification.due
     content = due.content
     headers = {"apns-priority": "10" if due.urgency == common_pb2.URGENCY_HIGH else "5"}
-    if due.collapse_key:
-        headers["apns-collapse-id"] = due.collapse_key[:64]
+    headers["apns-collapse-id"] = replace_tag(notification)
     if notification.expires_at_ms is not None:
         headers["apns-expiration"] = str(notification.expires_at_ms // 1000)
     alert = None

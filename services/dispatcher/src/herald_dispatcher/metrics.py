@@ -56,6 +56,10 @@ DUPLICATES = Counter(
     "herald_dispatcher_duplicates_suppressed_total",
     "Deliveries not sent again because their key showed an earlier attempt.",
 )
+RESENDS = Counter(
+    "herald_dispatcher_resends_total",
+    "Deliveries sent again after an attempt interrupted mid-send (same replace tag).",
+)
 CONSUMER_LAG = Gauge(
     "herald_dispatcher_consumer_lag_records",
     "Records of herald.notifications.due.v1 behind the partition's end, after the last batch.",
