@@ -8,7 +8,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,17 @@ NOTIFICATIONS = """async () => {
   const registration = await navigator.serviceWorker.ready;
   const shown = await registration.getNotifications();
   return shown.map((n) => ({ title: n.title, body: n.body, link: n.data.link }));
+}"""
+
+TAGS = """async () => {
+  const registration = await navigator.serviceWorker.ready;
+  return (await registration.getNotifications()).map((n) => n.tag);
+}"""
+NOTIFICATIONS_BY_TAG = """async () => {
+  const registration = await navigator.serviceWorker.ready;
+  const byTag = {};
+  for (const n of await registration.getNotifications()) (byTag[n.tag] ||= []).push(n.title);
+  return byTag;
 }"""
 
 
@@ -197,12 +208,11 @@ async def test_a_browser_that_denied_notifications_registers_nothing(
     assert await targets_of(stack.config.database_url, user) == []
 
 
-async def test_a_push_from_fcm_is_shown_by_the_same_worker(
-    demo_url: str, browser: BrowserContext, desktop: tuple[str, NotificationServer]
-) -> None:
-    _, screen = desktop
-    await browser.grant_permissions(["notifications"], origin=demo_url)
-    page = await open_demo(browser, demo_url)
+async def push_from_fcm(
+    browser: BrowserContext, page: Page, demo_url: str
+) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    """A function delivering FCM's web push data to the page's worker, as the browser's push
+    service would."""
     await page.evaluate("navigator.serviceWorker.ready")
     session = await browser.new_cdp_session(page)
     registrations: list[str] = []
@@ -216,22 +226,66 @@ async def test_a_push_from_fcm_is_shown_by_the_same_worker(
         return registrations
 
     (registration_id, *_) = await until(registration_ids, bool, 5, "the worker's registration")
+
+    async def push(payload: dict[str, Any]) -> None:
+        await session.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": demo_url, "registrationId": registration_id, "data": json.dumps(payload)},
+        )
+
+    return push
+
+
+async def test_a_push_from_fcm_is_shown_by_the_same_worker(
+    demo_url: str, browser: BrowserContext, desktop: tuple[str, NotificationServer]
+) -> None:
+    _, screen = desktop
+    await browser.grant_permissions(["notifications"], origin=demo_url)
+    page = await open_demo(browser, demo_url)
+    push = await push_from_fcm(browser, page, demo_url)
     link = "https://app.example/reminders/7"
     # FCM's web push data as the browser's push service delivers it to a worker.
-    payload = {
-        "notification": {"title": "From FCM", "body": "A real push", "click_action": "/x"},
-        "fcmOptions": {"link": link},
-        "data": {"kind": "reminder"},
-        "from": "512398473401",
-        "fcmMessageId": "0:1795419344699110",
-        "collapse_key": "do_not_collapse",
-    }
-    await session.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": demo_url, "registrationId": registration_id, "data": json.dumps(payload)},
+    await push(
+        {
+            "notification": {"title": "From FCM", "body": "A real push", "click_action": "/x"},
+            "fcmOptions": {"link": link},
+            "data": {"kind": "reminder"},
+            "from": "512398473401",
+            "fcmMessageId": "0:1795419344699110",
+            "collapse_key": "do_not_collapse",
+        }
     )
     on_screen = await screen.wait_for(lambda s: s.summary == "From FCM", 10)
     assert "A real push" in on_screen.body
     shown = await page.evaluate(NOTIFICATIONS)
     assert {"title": "From FCM", "body": "A real push", "link": link} in shown
     await page.wait_for_selector("#received li:has-text('From FCM')")
+
+
+async def test_a_resent_notification_replaces_the_one_shown_under_its_tag(
+    demo_url: str, browser: BrowserContext
+) -> None:
+    await browser.grant_permissions(["notifications"], origin=demo_url)
+    page = await open_demo(browser, demo_url)
+    push = await push_from_fcm(browser, page, demo_url)
+    tag = f"n-{secrets.token_hex(4)}"
+
+    def sent(title: str, message_id: str, tag: str) -> dict[str, Any]:
+        # Herald's message as FCM passes it on: the web push notification with its tag.
+        notification = {"title": title, "body": "Tea is ready", "tag": tag}
+        return {"notification": notification, "fcmMessageId": message_id, "data": {}}
+
+    async def shown_tags() -> list[str]:
+        found: list[str] = await page.evaluate(TAGS)
+        return found
+
+    # A send interrupted by a crash, then the dispatcher's resend: two FCM messages, one tag.
+    await push(sent("Tea timer", "0:1", tag))
+    await until(shown_tags, lambda tags: tag in tags, 20, "the first notification")
+    await push(sent("Tea timer (resent)", "0:2", tag))
+    await push(sent("Another timer", "0:3", tag + "-other"))
+    await until(shown_tags, lambda tags: tag + "-other" in tags, 20, "the other notification")
+
+    shown = await page.evaluate(NOTIFICATIONS_BY_TAG)
+    assert shown[tag] == ["Tea timer (resent)"]
+    assert shown[tag + "-other"] == ["Another timer"]
