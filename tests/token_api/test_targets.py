@@ -144,3 +144,23 @@ async def test_the_least_recently_seen_targets_are_evicted_beyond_the_cap(
     remaining = await pool.fetch("SELECT target FROM push_tokens ORDER BY target")
     assert [r["target"] for r in remaining] == [fcm_token(0), fcm_token(2), fcm_token(3)]
     assert (await outbox(pool))[-1] == ("alice", [fcm_token(0), fcm_token(2), fcm_token(3)])
+
+
+async def test_a_change_past_the_cap_writes_one_set_and_a_move_evicts_at_the_new_owner(
+    database_url: str, pool: Pool
+) -> None:
+    async with running(make_settings(database_url, max_targets_per_user=2)) as client:
+        await register(client, "alice", {"token": fcm_token(1)})
+        await register(client, "alice", {"token": fcm_token(2)})
+        await register(client, "bob", {"token": fcm_token(3)})
+        rows_before = len(await outbox(pool))
+        await register(client, "alice", {"token": fcm_token(4)})
+        # Bob's target moves to alice, who is at the cap: her least recently seen goes.
+        status, body = await register(client, "alice", {"token": fcm_token(3)})
+    assert status == 201
+    assert body["evicted"] == [f"{fcm_token(2)[:4]}…{fcm_token(2)[-4:]}"]
+    assert (await outbox(pool))[rows_before:] == [
+        ("alice", [fcm_token(2), fcm_token(4)]),
+        ("bob", []),
+        ("alice", [fcm_token(4), fcm_token(3)]),
+    ]

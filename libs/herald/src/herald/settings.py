@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from herald.eventloop import EventLoopChoice
@@ -24,6 +25,9 @@ class HeraldSettings(BaseSettings):
     log_level: str = "INFO"
     # The event loop: uvloop when installed ("auto"), or "uvloop" / "asyncio" explicitly.
     event_loop: EventLoopChoice = "auto"
+    # The garbage collector's youngest-generation threshold (Python's default: 700), for the
+    # services that tune it at start-up (runtime.py).
+    gc_gen0_threshold: int = Field(default=20_000, ge=1)
     # How long SIGTERM waits for in-flight work before cancelling it.
     shutdown_grace_s: float = 20.0
     # Start-up retries for Kafka and other dependencies.

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from herald import lifecycle
 from herald.logs import configure_logging
+from herald.runtime import tune_gc
 from herald_token_api import db
 from herald_token_api.app import create_app
 from herald_token_api.migrate import migrate
@@ -52,6 +53,7 @@ def main() -> None:
     if command == "migrate":
         asyncio.run(run_migrations())
         return
+    tune_gc(settings.gc_gen0_threshold)
     lifecycle.run(serve, settings.event_loop)
 
 
