@@ -88,7 +88,7 @@ async def baselines(ctx: Context, run: int) -> None:
 
 
 async def no_latency(
-    ctx: Context, run: int, key: str, processes: int = 1, client: str = "aiohttp"
+    ctx: Context, run: int, key: str, processes: int = 1, client: str = "http"
 ) -> None:
     a = ctx.args
     messages = a.sdk_messages if client == "firebase-admin" else a.messages
@@ -118,7 +118,7 @@ async def with_latency(ctx: Context, run: int, limit: int, processes: int = 1) -
     await set_latency(ctx, a.latency_ms)
     messages = sweep_messages(a, limit) if processes == 1 else a.messages
     measured = await dispatcher_rate(
-        Scenario(messages, processes, "aiohttp", limit),
+        Scenario(messages, processes, "http", limit),
         ctx.fcm,
         redis_url(a.redis_db),
         ctx.log,

@@ -37,7 +37,7 @@ from herald_dev.stack import free_port
 class Scenario:
     messages: int
     processes: int = 1
-    client: str = "aiohttp"
+    client: str = "http"
     # HERALD_MAX_IN_FLIGHT per process.
     in_flight: int = 64
 

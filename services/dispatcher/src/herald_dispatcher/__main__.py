@@ -6,7 +6,7 @@ import asyncio
 
 from herald import lifecycle
 from herald.logs import configure_logging
-from herald_dispatcher.runtime import tune_gc
+from herald.runtime import tune_gc
 from herald_dispatcher.service import Dispatcher
 from herald_dispatcher.settings import DispatcherSettings
 

@@ -11,15 +11,16 @@ from collections import defaultdict
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 
 from herald import lifecycle, topics
 from herald.codec import InvalidRecord
 from herald.consumer import Consumer, Record
+from herald.inflight import Unfinished
 from herald.producer import Producer
 from herald.tracing import new_trace_id
 from herald.v1 import common_pb2, deliveries_pb2
 from herald_dispatcher import events, metrics
+from herald_dispatcher.batches import BatchWriter
 from herald_dispatcher.deliverer import Deliverer, HandedBack
 from herald_dispatcher.notification import Notification, parse
 from herald_dispatcher.outcome import Delivery, Outcome
@@ -51,10 +52,14 @@ class Dispatch:
         self._targets = targets
         self._producer = producer
         self._stop = stop
+        self._reports = BatchWriter(
+            producer, topics.DELIVERIES, linger_s=settings.report_linger_ms / 1000
+        )
         # Set once the consumer exists: used for partial commits on shutdown and for the lag.
         self.consumer: Consumer | None = None
 
     async def handle(self, records: list[Record]) -> None:
+        await self._reports.refresh_partitions()
         acks: Acks = []
         notifications: list[Notification] = []
         for record in records:
@@ -76,27 +81,27 @@ class Dispatch:
             attempts = notification.due.attempts
             if not planned.deliveries and not planned.gone:
                 outcome = Outcome(_STATUS.DELIVERY_STATUS_NO_TARGETS, attempts)
-                acks.append(await self._report(notification, None, outcome))
+                acks.append(self._report(notification, None, outcome))
             for target in planned.gone:
                 outcome = Outcome(
                     _STATUS.DELIVERY_STATUS_NO_TARGETS,
                     attempts,
                     error_message="the user no longer has this target",
                 )
-                acks.append(await self._report(notification, target, outcome))
+                acks.append(self._report(notification, target, outcome))
             for delivery in planned.deliveries:
                 task = asyncio.create_task(self._deliver(delivery, outcomes, acks, settling))
                 runs.append((delivery, task))
         await self._wait([task for _, task in runs])
 
         errors: list[BaseException] = []
-        unfinished: set[tuple[int, int]] = set()
+        unfinished: set[tuple[str, int, int]] = set()
         retries: dict[tuple[int, int], list[tuple[Delivery, Outcome]]] = defaultdict(list)
         dead: dict[tuple[int, str], list[tuple[Delivery, Outcome]]] = defaultdict(list)
         for delivery, task in runs:
             source = delivery.notification.record
             if task.cancelled() or isinstance(task.exception(), HandedBack):
-                unfinished.add((source.partition, source.offset))
+                unfinished.add((source.topic, source.partition, source.offset))
                 continue
             error = task.exception()
             if error is not None:
@@ -109,23 +114,25 @@ class Dispatch:
                 group = (id(delivery.notification), outcome.dead_letter_reason)
                 dead[group].append((delivery, outcome))
         if errors:
+            self._reports.flush()
             await asyncio.gather(*acks, *settling, return_exceptions=True)
             raise errors[0]
         for group_outcomes in retries.values():
             acks.append(await self._hand_back(group_outcomes))
         for group_outcomes in dead.values():
             acks.append(await self._dead_letter_deliveries(group_outcomes))
+        self._reports.flush()
         await asyncio.gather(*acks, *settling)
         self._observe_lag(records)
         if unfinished:
-            await self._commit_finished(records, unfinished)
-            raise HandedBack(f"stopping: {len(unfinished)} notifications handed back")
+            # The consumer commits each partition up to the first of them.
+            raise Unfinished(unfinished, f"stopping: {len(unfinished)} notifications handed back")
 
     async def _deliver(
         self, delivery: Delivery, outcomes: dict[int, Outcome], acks: Acks, settling: Acks
     ) -> None:
         outcome = outcomes[id(delivery)] = await self._deliverer.deliver(delivery, settling)
-        acks.append(await self._report(delivery.notification, delivery.target, outcome))
+        acks.append(self._report(delivery.notification, delivery.target, outcome))
         if outcome.invalidation:
             metrics.INVALIDATIONS.labels(str(outcome.invalidation)).inc()
             invalidated = events.token_invalidated(delivery, outcome, now_ms())
@@ -153,16 +160,20 @@ class Dispatch:
             await lifecycle.drain(set(tasks), grace_s, "deliveries")
         await everything
 
-    async def _report(
+    def _report(
         self, notification: Notification, target: common_pb2.Target | None, outcome: Outcome
     ) -> asyncio.Future[Any]:
         metrics.deliveries(outcome.status).inc()
-        report = events.report(notification, target, outcome, now_ms())
+        report_ms = now_ms()
+        report = events.report(notification, target, outcome, report_ms)
         # What Producer.send would write, without its per-record work.
         trace_id = notification.record.trace_id or new_trace_id()
         headers = [(topics.HEADER_TRACE_ID, trace_id.encode()), _REPORT_TYPE]
-        return await self._producer.send_raw(
-            topics.DELIVERIES, notification.notification_id, report.SerializeToString(), headers
+        return self._reports.add(
+            notification.notification_id.encode(),
+            report.SerializeToString(),
+            headers,
+            report_ms,
         )
 
     async def _hand_back(self, group: list[tuple[Delivery, Outcome]]) -> asyncio.Future[Any]:
@@ -239,27 +250,3 @@ class Dispatch:
             highwater = self.consumer.kafka.highwater(TopicPartition(topic, partition))
             if highwater is not None:
                 metrics.CONSUMER_LAG.labels(str(partition)).set(max(0, highwater - offset - 1))
-
-    async def _commit_finished(
-        self, records: list[Record], unfinished: set[tuple[int, int]]
-    ) -> None:
-        """Commit, per partition, the records before the first one with unfinished work."""
-        if self.consumer is None:
-            return
-        topic = self._settings.topic_namespace + topics.NOTIFICATIONS_DUE.name
-        by_partition: dict[int, list[int]] = defaultdict(list)
-        for record in records:
-            by_partition[record.partition].append(record.offset)
-        offsets: dict[TopicPartition, int] = {}
-        for partition, partition_offsets in by_partition.items():
-            ordered = sorted(partition_offsets)
-            stuck = [o for o in ordered if (partition, o) in unfinished]
-            commit = stuck[0] if stuck else ordered[-1] + 1
-            if commit > ordered[0]:
-                offsets[TopicPartition(topic, partition)] = commit
-        if not offsets:
-            return
-        try:
-            await self.consumer.kafka.commit(offsets)
-        except KafkaError as exc:
-            log.warning("could not commit the finished part of the batch: %s", exc)

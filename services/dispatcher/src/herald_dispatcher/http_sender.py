@@ -1,27 +1,27 @@
-"""The FCM sender Herald uses: firebase-admin's encoding, its own pooled aiohttp client.
+"""The FCM sender Herald uses: firebase-admin's encoding, its own keep-alive HTTP/1.1 pool.
 
 firebase-admin 7.7's ``send_each_async`` goes through httpx, whose connection pool tops out
 at a few hundred sends a second; this posts the same request body over keep-alive HTTP/1.1
-connections, one pool sized to the in-flight bound.
+connections (``http1.py``), one pool sized to the in-flight bound.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
 
-import aiohttp
 import google.auth.exceptions
 from yarl import URL
 
 from herald_dispatcher import fcm
 from herald_dispatcher.auth import AccessTokens, CredentialError
 from herald_dispatcher.fcm import FcmRequest, FcmResponse
+from herald_dispatcher.http1 import Http1Pool, HttpError
 
-_HEADERS = {
-    "Content-Type": "application/json; charset=UTF-8",
-    "X-GOOG-API-FORMAT-VERSION": "2",
-    "X-Firebase-Client": "herald-dispatcher",
-}
+_HEADERS = (
+    b"Content-Type: application/json; charset=UTF-8\r\n"
+    b"X-GOOG-API-FORMAT-VERSION: 2\r\n"
+    b"X-Firebase-Client: herald-dispatcher\r\n"
+)
 
 
 def send_url(base_url: str, project_id: str) -> str:
@@ -38,62 +38,62 @@ class HttpFcmSender:
         timeout_s: float,
     ) -> None:
         self._tokens = dict(tokens)
-        self._urls = {project: URL(send_url(base_url, project)) for project in tokens}
-        # Request headers for the bearer in use (rebuilt when it changes).
-        self._headers: tuple[str, dict[str, str]] = ("", {})
+        self._base_url = base_url
+        self._paths = {
+            project: URL(send_url(base_url, project)).raw_path_qs.encode() for project in tokens
+        }
+        # Request line and headers per project, for the bearer in use (rebuilt when it changes).
+        self._heads: dict[str, tuple[str, bytes]] = {}
         self._max_in_flight = max_in_flight
         self._timeout_s = timeout_s
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Http1Pool | None = None
 
     async def start(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_in_flight,
-                limit_per_host=self._max_in_flight,
-                keepalive_timeout=60.0,
-                ttl_dns_cache=300,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                cookie_jar=aiohttp.DummyCookieJar(),
+        if self._pool is None:
+            self._pool = Http1Pool(
+                self._base_url, max_connections=self._max_in_flight, timeout_s=self._timeout_s
             )
 
     async def stop(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
 
     async def send(self, request: FcmRequest) -> FcmResponse:
         tokens = self._tokens[request.project_id]
         bearer = tokens.cached() or await _bearer(tokens.bearer())
         if isinstance(bearer, FcmResponse):
             return bearer
-        response = await self._post(self._urls[request.project_id], request.body, bearer)
+        response = await self._post(request, bearer)
         if response.http_status != 401 or response.fcm_error:
             return response
         # Herald's access token was refused (revoked or expired early): refresh once.
         bearer = await _bearer(tokens.refresh(bearer))
         if isinstance(bearer, FcmResponse):
             return bearer
-        return await self._post(self._urls[request.project_id], request.body, bearer)
+        return await self._post(request, bearer)
 
-    async def _post(self, url: URL, body: bytes, bearer: str) -> FcmResponse:
-        if self._session is None:
+    async def _post(self, request: FcmRequest, bearer: str) -> FcmResponse:
+        pool = self._pool
+        if pool is None:
             raise RuntimeError("the sender is not started")
-        if self._headers[0] != bearer:
-            self._headers = (bearer, {**_HEADERS, "Authorization": f"Bearer {bearer}"})
-        headers = self._headers[1]
+        project = request.project_id
+        cached = self._heads.get(project)
+        if cached is None or cached[0] != bearer:
+            head = b"POST %s HTTP/1.1\r\nHost: %s\r\n%sAuthorization: Bearer %s\r\n" % (
+                self._paths[project],
+                pool.host_header.encode(),
+                _HEADERS,
+                bearer.encode(),
+            )
+            cached = self._heads[project] = (bearer, head)
         try:
-            async with self._session.post(url, data=body, headers=headers) as answer:
-                raw = await answer.read()
-                status = answer.status
-                if status < 300:
-                    return fcm.success(status, raw)
-                retry_after = answer.headers.get("Retry-After")
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            answer = await pool.post(cached[1], request.body)
+        except HttpError as exc:
             return fcm.transport_error(exc)
-        return fcm.error(status, raw, retry_after)
+        if answer.status < 300:
+            return fcm.success(answer.status, answer.body)
+        return fcm.error(answer.status, answer.body, answer.retry_after)
 
 
 async def _bearer(fetch: Awaitable[str]) -> str | FcmResponse:

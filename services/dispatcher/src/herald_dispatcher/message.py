@@ -27,6 +27,9 @@ from herald_dispatcher.notification import Notification
 
 MAX_TTL_S = 2_419_200
 _ENCODER = MessageEncoder()
+# json.dumps with options builds an encoder per call; these are built once (same output).
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_JSON_STRING = json.JSONEncoder(ensure_ascii=False)
 _URGENCY = {
     common_pb2.URGENCY_VERY_LOW: "very-low",
     common_pb2.URGENCY_LOW: "low",
@@ -102,7 +105,7 @@ def build(
 def encode(message: messaging.Message) -> bytes:
     """The ``messages:send`` request body; ValueError when firebase-admin refuses the message."""
     body = {"message": _ENCODER.default(message)}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _JSON.encode(body).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +124,7 @@ class Template:
         if not target:
             # firebase-admin's own check: the token or fid must be a non-empty string.
             raise ValueError(f"Message.{'fid' if self.is_fid else 'token'} cannot be empty.")
-        return b"".join((self.head, json.dumps(target, ensure_ascii=False).encode(), self.tail))
+        return b"".join((self.head, _JSON_STRING.encode(target).encode(), self.tail))
 
     def message_for(self, target: str) -> messaging.Message:
         """The firebase-admin message for ``target`` (for senders that go through the SDK)."""

@@ -136,6 +136,7 @@ class Dispatcher:
             namespace=settings.topic_namespace,
             batch_handler=dispatch.handle,
             max_records=settings.batch_max_records,
+            batches_in_flight=settings.batches_in_flight,
             connect_attempts=settings.connect_attempts,
             connect_retry_delay_s=settings.connect_retry_delay_s,
             session_timeout_ms=settings.kafka_session_timeout_ms,

@@ -30,8 +30,9 @@ class DispatcherSettings(HeraldSettings):
     fcm_credentials: Annotated[dict[str, Path], NoDecode] = Field(default_factory=dict)
     # Project of targets that name none; empty = the only configured project.
     fcm_default_project: str = ""
-    # "aiohttp" (pooled keep-alive client of its own) or "firebase-admin" (send_each_async).
-    fcm_client: Literal["aiohttp", "firebase-admin"] = "aiohttp"
+    # "http" (Herald's keep-alive HTTP/1.1 pool, http1.py) or "firebase-admin"
+    # (send_each_async, for comparison).
+    fcm_client: Literal["http", "firebase-admin"] = "http"
     # Requests to FCM in flight at once in this process (also the connection pool size).
     max_in_flight: int = Field(default=500, ge=1, le=10_000)
     # A notification with less than this left before its expires_at is not sent (reported
@@ -44,6 +45,9 @@ class DispatcherSettings(HeraldSettings):
 
     # Records of herald.notifications.due.v1 handled (and committed) together.
     batch_max_records: int = Field(default=1000, ge=1, le=10_000)
+    # Batches handled at once: the next one is fetched and its sends start while the previous
+    # one's last answers are awaited (each is committed once it and every earlier one finished).
+    batches_in_flight: int = Field(default=2, ge=1, le=8)
     # Attempts per (notification, target), all retries included, before it is dead-lettered.
     max_attempts: int = Field(default=10, ge=1)
     # No attempt later than this after the occurrence was due (FCM: give up after ~60 min).
@@ -74,11 +78,10 @@ class DispatcherSettings(HeraldSettings):
     # How long a batch waits for the projection to be rebuilt before it is retried.
     projection_wait_s: float = Field(default=30.0, gt=0)
 
-    # The garbage collector's youngest-generation threshold (Python's default: 700); see
-    # runtime.py.
-    gc_gen0_threshold: int = Field(default=20_000, ge=1)
-
     kafka_linger_ms: int = Field(default=5, ge=0)
+    # How long delivery reports wait to fill a record batch per partition (a batch's reports
+    # are handed over at its end in any case, before its commit).
+    report_linger_ms: int = Field(default=50, ge=0, le=1000)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
 
     @field_validator("fcm_credentials", mode="before")
