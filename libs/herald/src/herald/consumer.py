@@ -21,6 +21,7 @@ from herald import topics
 from herald.codec import InvalidRecord, decode
 from herald.connect import with_retries
 from herald.inflight import (
+    Batch,
     InFlight,
     Unfinished,
     cancelled,
@@ -209,12 +210,17 @@ class Consumer:
                     if error is None or isinstance(error, Unfinished) or blocked:
                         await self._commit(self._in_order(oldest, blocked))
                         continue
-                    # Failed: what was fetched after it is finished, then fetched again.
-                    await cancelled(fetch)
-                    fetch = None
+                    # Failed: what was fetched after it is finished, then fetched again. A
+                    # fetch under way is awaited, not cancelled: it may have moved positions
+                    # already, and its records are rewound with the rest.
+                    rewind = [oldest.batch, *(p.batch for p in pending)]
+                    if fetch is not None:
+                        fetched, fetch = await fetch, None
+                        if fetched:
+                            rewind.append(fetched)
                     if pending:
                         await asyncio.wait([p.task for p in pending])
-                    self._failed(error, [oldest, *pending])
+                    self._failed(error, rewind)
                     pending.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(stopping), self._backoff_s)
@@ -248,18 +254,18 @@ class Consumer:
             done = {}
         return in_order_offsets(finished.batch, done, blocked)
 
-    def _failed(self, error: BaseException, batches: list[InFlight]) -> None:
+    def _failed(self, error: BaseException, batches: list[Batch]) -> None:
         """Log the failure, rewind every partition of ``batches`` to its first record in them
         and grow the backoff."""
         first: dict[TopicPartition, int] = {}
-        for item in batches:
-            for tp, raws in item.batch.items():
+        for batch in batches:
+            for tp, raws in batch.items():
                 first[tp] = min(first.get(tp, raws[0].offset), raws[0].offset)
         HANDLER_FAILURES.labels(self.group_id, next(iter(first)).topic).inc()
         log.error(
             "batch handler failed; will retry",
             exc_info=error,
-            extra={"records": sum(len(r) for b in batches for r in b.batch.values())},
+            extra={"records": sum(len(r) for b in batches for r in b.values())},
         )
         for tp, offset in first.items():
             self.kafka.seek(tp, offset)

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-__all__ = ["InFlight", "Unfinished", "cancelled", "finished_offsets", "in_order_offsets"]
+__all__ = ["Batch", "InFlight", "Unfinished", "cancelled", "finished_offsets", "in_order_offsets"]
 
 Batch = dict[TopicPartition, list[Any]]
 

@@ -84,9 +84,7 @@ class Deliverer:
         resent = False
         while True:
             if notification.expired(now_ms() + self._expiry_margin_ms):
-                return Outcome(
-                    _STATUS.DELIVERY_STATUS_EXPIRED, attempts, error_message="expired before sent"
-                )
+                return _expired(attempts)
             if not await self._limiter.acquire(delivery.project_id, self._stop):
                 raise HandedBack
             try:
@@ -103,11 +101,7 @@ class Deliverer:
                     raise HandedBack
                 # Again: waiting for the limiter and a slot can outlast the expiry in a backlog.
                 if notification.expired(now_ms() + self._expiry_margin_ms):
-                    return Outcome(
-                        _STATUS.DELIVERY_STATUS_EXPIRED,
-                        attempts,
-                        error_message="expired before sent",
-                    )
+                    return _expired(attempts)
                 claimed_ms = now_ms()
                 earlier = await self._ledger.claim(key, claimed_ms)
                 if isinstance(earlier, Pending) and earlier.lease_until_ms <= claimed_ms:
@@ -116,6 +110,11 @@ class Deliverer:
                     earlier = await self._ledger.take_over(key, earlier, claimed_ms)
                     resent = earlier is None
                 if earlier is None:
+                    # And once more: the claim's round trips (a slow or recovering Redis, the
+                    # take-over) can outlast it too.
+                    if notification.expired(now_ms() + self._expiry_margin_ms):
+                        await self._ledger.release(key)
+                        return _expired(attempts)
                     attempts += 1
                     response = await self._send(request)
             if earlier is not None:
@@ -260,6 +259,10 @@ class Deliverer:
             earlier = found
         metrics.DUPLICATES.inc()
         return _from_settled(earlier, attempts, "")
+
+
+def _expired(attempts: int) -> Outcome:
+    return Outcome(_STATUS.DELIVERY_STATUS_EXPIRED, attempts, error_message="expired before sent")
 
 
 def _from_settled(settled: Settled, attempts: int, error_message: str) -> Outcome:
