@@ -20,6 +20,10 @@ from herald.tracing import current_trace_id, new_trace_id
 Headers = Sequence[tuple[str, bytes]]
 
 
+# Stateless (murmur2 of the key), so one serves every call on the reports' hot path.
+_PARTITIONER = DefaultPartitioner()
+
+
 class Producer:
     """Wraps AIOKafkaProducer; ``start()`` and ``stop()`` are safe to call twice."""
 
@@ -133,7 +137,7 @@ class Producer:
     @staticmethod
     def partition_for(key: bytes, partitions: Sequence[int]) -> int:
         """The partition ``send`` gives a record with this key (the Java client's murmur2)."""
-        return int(DefaultPartitioner()(key, partitions, partitions))
+        return int(_PARTITIONER(key, partitions, partitions))
 
     def create_batch(self) -> BatchBuilder:
         """An empty record batch for ``send_batch``: appending to it costs a fraction of a
