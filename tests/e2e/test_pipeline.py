@@ -21,6 +21,7 @@ from herald_dev import deliveries
 from herald_dev.api import TokenApi
 from herald_dev.kafka_read import read_range
 from herald_dev.stack import Stack
+from herald_dispatcher.keys import Keys
 
 USERS = 200
 TARGETS_PER_USER = 2
@@ -144,7 +145,7 @@ async def test_a_target_fcm_calls_unregistered_leaves_the_table(
         # The first registration's set may be projected before the second's: wait for both.
         redis = Redis.from_url(config.dispatcher_redis_url)
         try:
-            raw = await redis.hget(f"{config.namespace}herald:dispatcher:targets:{user}", "s")
+            raw = await redis.hget(Keys(config.namespace).targets(user), "s")
         finally:
             await redis.aclose()
         token_set = tokens_pb2.TokenSet.FromString(raw if isinstance(raw, bytes) else b"")

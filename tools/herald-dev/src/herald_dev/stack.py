@@ -25,6 +25,7 @@ from herald_dev.credentials import DevCredentials
 from herald_dev.layout import StateDirs
 from herald_dev.processes import Child, Supervisor, run_once
 from herald_dev.progress import PartFailed, Progress
+from herald_dispatcher.keys import Keys
 
 HOST = "127.0.0.1"
 PROJECT_ID = "herald-dev"
@@ -258,7 +259,7 @@ class Stack:
         (the token-api's relay publishes them, the dispatcher projects them): before that a
         due notification would find no target."""
         config = self.config
-        keys = [f"{config.namespace}herald:dispatcher:targets:{u}" for u in users]
+        keys = [Keys(config.namespace).targets(u) for u in users]
         redis = Redis.from_url(config.dispatcher_redis_url)
         deadline = time.monotonic() + timeout_s
         try:
