@@ -3,9 +3,11 @@ against a raw asyncpg upsert loop into the same table at the same concurrency.
 
 Creates a database of its own, starts ``herald-token-api serve`` on 127.0.0.1 (with Kafka and
 fresh topics, so the outbox relay publishes as in production), registers new targets for new
-users with an aiohttp client, then runs as many plain ``INSERT ... ON CONFLICT DO UPDATE``
-statements with an asyncpg pool of the same size as the service's. Drops the database and the
-topics at the end.
+users with a lean HTTP client (see token_api_loops), then runs as many plain ``INSERT ... ON
+CONFLICT DO UPDATE`` statements with an asyncpg pool of the same size as the service's. Besides
+rates and latencies it reports CPU per operation: the token-api's, PostgreSQL's (every local
+``postgres`` process: backends, WAL writer, autovacuum) and the load generator's own, for both
+loops. Drops the database and the topics at the end.
 
     uv run python -m bench.token_api_bench [--requests 3000] [--concurrency 1 16 64 256]
 """
@@ -54,9 +56,9 @@ AUDIENCE = "herald-token-api"
 @dataclass
 class Context:
     args: argparse.Namespace
-    base_url: str
+    base_urls: list[str]
     database_url: str
-    pid: int
+    pids: list[int]
     results: Results
 
 
@@ -64,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000, help="per concurrency and run")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64, 256])
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="token-api processes sharing the database pool size; the client spreads its"
+        " connections over them, as a load balancer would",
+    )
     add_common(parser)
     return parser
 
@@ -72,6 +81,43 @@ def count_for(args: argparse.Namespace, concurrency: int) -> int:
     """One at a time is latency bound: a third of the requests keep it as short as the rest."""
     requests = int(args.requests)
     return max(50, requests // 3) if concurrency == 1 else requests
+
+
+def postgres_cpu_s() -> float:
+    """CPU used so far by the PostgreSQL processes this machine shows (0 when none): the live
+    ones to the nanosecond (schedstat), plus the exited ones (autovacuum workers, say), whose
+    CPU the kernel added to the postmaster's children's time, in clock ticks."""
+    running_ns = exited_ticks = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text() == "postgres\n":
+                running_ns += int((entry / "schedstat").read_text().split()[0])
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                exited_ticks += int(fields[13]) + int(fields[14])
+        except OSError:  # it exited meanwhile
+            continue
+    return running_ns / 1e9 + exited_ticks / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Clocks:
+    """CPU seconds so far of the token-api, of PostgreSQL and of this process."""
+
+    server_s: float
+    postgres_s: float
+    client_s: float
+
+    @classmethod
+    def read(cls, pids: list[int]) -> Clocks:
+        server_s = sum(cpu_seconds(pid) for pid in pids)
+        return cls(server_s, postgres_cpu_s(), time.process_time())
+
+    def add_since(self, res: Results, key: str, run: int, pids: list[int], count: int) -> None:
+        now = Clocks.read(pids)
+        if key.endswith(".api"):
+            res.add(f"{key}.cpu_us", run, (now.server_s - self.server_s) / count * 1e6)
+        res.add(f"{key}.pg_cpu_us", run, (now.postgres_s - self.postgres_s) / count * 1e6)
+        res.add(f"{key}.client_cpu_us", run, (now.client_s - self.client_s) / count * 1e6)
 
 
 def record(res: Results, key: str, run: int, timed: Timed) -> None:
@@ -84,12 +130,17 @@ def record(res: Results, key: str, run: int, timed: Timed) -> None:
 async def measure(ctx: Context, run: int, concurrency: int) -> None:
     count = count_for(ctx.args, concurrency)
     key = f"token_api.c{concurrency}"
-    cpu = cpu_seconds(ctx.pid)
-    api = await api_loop(ctx.base_url, count, concurrency, (SECRET, ISSUER, AUDIENCE))
-    server_cpu_s = cpu_seconds(ctx.pid) - cpu
+    clocks = Clocks.read(ctx.pids)
+    api = await api_loop(ctx.base_urls, count, concurrency, (SECRET, ISSUER, AUDIENCE))
+    clocks.add_since(ctx.results, f"{key}.api", run, ctx.pids, count)
     record(ctx.results, f"{key}.api", run, api)
-    ctx.results.add(f"{key}.api.cpu_us", run, server_cpu_s / count * 1e6)
-    raw = await raw_loop(ctx.database_url, count, concurrency)
+    pool = await asyncpg.create_pool(ctx.database_url, min_size=POOL_SIZE, max_size=POOL_SIZE)
+    try:
+        clocks = Clocks.read(ctx.pids)
+        raw = await raw_loop(pool, count, concurrency)
+        clocks.add_since(ctx.results, f"{key}.raw", run, ctx.pids, count)
+    finally:
+        await pool.close()
     record(ctx.results, f"{key}.raw", run, raw)
 
 
@@ -121,6 +172,12 @@ def rows(args: argparse.Namespace) -> list[Row]:
                 f"{key}.raw.p99_ms",
                 Goal("≤ 25 ms", on="value", at_most=25) if at64 else None, digits=1),
             Row(f"{key}.api.cpu_us", f"token-api CPU per registration, concurrency {c}", "µs"),
+            Row(f"{key}.api.pg_cpu_us", f"PostgreSQL CPU per registration, concurrency {c}",
+                "µs", f"{key}.raw.pg_cpu_us"),
+            Row(f"{key}.raw.pg_cpu_us", f"PostgreSQL CPU per raw upsert, concurrency {c}", "µs"),
+            Row(f"{key}.api.client_cpu_us", f"load generator CPU per registration, "
+                f"concurrency {c}", "µs"),
+            Row(f"{key}.raw.client_cpu_us", f"raw loop CPU per upsert, concurrency {c}", "µs"),
         ]  # fmt: skip
     return found
 
@@ -134,6 +191,7 @@ async def main_async(args: argparse.Namespace) -> Results:
             "requests per concurrency and run (a third at concurrency 1)": args.requests,
             "concurrencies": ", ".join(map(str, args.concurrency)),
             "database pool (service and raw loop)": POOL_SIZE,
+            "token-api processes (sharing that pool size)": args.replicas,
             "runs": args.repeat,
         },
         rows=rows(args),
@@ -145,39 +203,49 @@ async def main_async(args: argparse.Namespace) -> Results:
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await create_topics(namespace)
-    port = free_port()
     env = {
         **os.environ,
         "HERALD_KAFKA_BOOTSTRAP": BOOTSTRAP,
         "HERALD_DATABASE_URL": database_url,
         "HERALD_TOPIC_NAMESPACE": namespace,
         "HERALD_HTTP_HOST": HOST,
-        "HERALD_HTTP_PORT": str(port),
         "HERALD_JWT_HS256_SECRET": SECRET,
         "HERALD_JWT_ISSUER": ISSUER,
         "HERALD_JWT_AUDIENCE": AUDIENCE,
-        "HERALD_DB_POOL_MAX_SIZE": str(POOL_SIZE),
+        "HERALD_DB_POOL_MAX_SIZE": str(max(1, POOL_SIZE // args.replicas)),
         "HERALD_LOG_LEVEL": "WARNING",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "herald_token_api", "serve", env=env
-    )
+    processes, base_urls = [], []
     try:
-        base_url = f"http://{HOST}:{port}"
-        await wait_http_ok(f"{base_url}/readyz", 60, "the token-api")
+        for _ in range(args.replicas):
+            port = free_port()
+            processes.append(
+                await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "herald_token_api",
+                    "serve",
+                    env={**env, "HERALD_HTTP_PORT": str(port)},
+                )
+            )
+            base_urls.append(f"http://{HOST}:{port}")
+            await wait_http_ok(f"{base_urls[-1]}/readyz", 60, "the token-api")
         connection = await asyncpg.connect(database_url)
         try:
             await migrate(connection)
         finally:
             await connection.close()
         started, warm_up = time.monotonic(), min(500, args.requests)
-        await api_loop(base_url, warm_up, 16, (SECRET, ISSUER, AUDIENCE))
+        await api_loop(base_urls, warm_up, 16, (SECRET, ISSUER, AUDIENCE))
         took_s = time.monotonic() - started
         results.remarks.append(f"warm-up (not counted): {warm_up} registrations in {took_s:.1f} s")
-        await execute(plan(args), Context(args, base_url, database_url, process.pid, results))
+        pids = [p.pid for p in processes]
+        await execute(plan(args), Context(args, base_urls, database_url, pids, results))
     finally:
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            await asyncio.wait_for(process.wait(), 30)
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
         await delete_topics(namespace)

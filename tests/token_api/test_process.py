@@ -72,6 +72,7 @@ async def test_migrate_creates_the_schema_once(empty_database: str) -> None:
     assert "applied migration 0001_push_tokens" in log
     assert "applied migration 0002_outbox_write_plpgsql" in log
     assert "applied migration 0003_register_fewer_statements" in log
+    assert "applied migration 0004_register_batch" in log
     code, log = await run("migrate", env=environment(empty_database))
     assert code == 0, log
     assert "none pending" in log
@@ -83,7 +84,7 @@ async def test_migrate_creates_the_schema_once(empty_database: str) -> None:
     finally:
         await connection.close()
     assert {"push_tokens", "token_outbox", "token_api_migrations"} <= tables
-    assert sorted(r["version"] for r in versions) == [1, 2, 3]
+    assert sorted(r["version"] for r in versions) == [1, 2, 3, 4]
 
 
 def free_port() -> int:

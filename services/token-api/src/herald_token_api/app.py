@@ -12,15 +12,14 @@ from herald import lifecycle
 from herald.health import add_health_routes
 from herald_token_api import db, invalidations, pruner, routes_service, routes_user
 from herald_token_api.auth import Authenticator
-from herald_token_api.cors import cors_middleware
 from herald_token_api.kafka import KafkaLink
 from herald_token_api.migrate import migrate
-from herald_token_api.observe import observe_middleware
+from herald_token_api.observe import edge_middleware
 from herald_token_api.openapi import OPERATIONS_PATHS, document, openapi_handler
-from herald_token_api.problems import problems_middleware
+from herald_token_api.registrar import Registrar
 from herald_token_api.relay import Relay, watch_backlog
 from herald_token_api.settings import TokenApiSettings
-from herald_token_api.state import AUTH, KAFKA, POOL, SETTINGS
+from herald_token_api.state import AUTH, KAFKA, POOL, REGISTRAR, SETTINGS
 
 ENDPOINTS = [*routes_user.ENDPOINTS, *routes_service.ENDPOINTS]
 
@@ -36,6 +35,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             finally:
                 await connection.close()
         app[POOL] = pool
+        app[REGISTRAR] = Registrar(pool, settings.max_targets_per_user)
         yield
     finally:
         await pool.close()
@@ -73,11 +73,7 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: TokenApiSettings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[
-            observe_middleware,
-            cors_middleware(settings.cors_origins),
-            problems_middleware,
-        ],
+        middlewares=[edge_middleware(settings.cors_origins)],
     )
     app[SETTINGS] = settings
     app[AUTH] = Authenticator(settings)

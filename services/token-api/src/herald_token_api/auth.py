@@ -26,6 +26,7 @@ from herald_token_api.verified import VerifiedTokens
 log = logging.getLogger(__name__)
 
 JWKS_ALGORITHMS = frozenset({"RS256", "ES256"})
+HS256_ONLY = ["HS256"]
 # An unknown key id refetches the JWKS, but not more often than this.
 JWKS_MIN_REFRESH_S = 10.0
 JWKS_FETCH_TIMEOUT_S = 5.0
@@ -185,13 +186,11 @@ class Authenticator:
         if known is not None:
             return known
         try:
-            jose = _header(token)
-            alg = jose.get("alg")
-            key = await self._key_for(alg, jose.get("kid"))
+            key, algorithms = await self._key_and_algorithms(token)
             claims = jwt.decode(
                 token,
                 key,
-                algorithms=[str(alg)],
+                algorithms=algorithms,
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway_s,
@@ -206,6 +205,16 @@ class Authenticator:
         # PyJWT read exp with int() too, and checked that now < exp + leeway.
         self._verified.put(token, caller, int(claims["exp"]) + self._leeway_s, now_s)
         return caller
+
+    async def _key_and_algorithms(self, token: str) -> tuple[str | jwt.PyJWK, list[str]]:
+        if self._jwks is None:
+            # One possible key: PyJWT checks the header's alg against the list itself, and
+            # reading the header here as well would cost a tenth of the verification.
+            assert self._secret is not None
+            return self._secret, HS256_ONLY
+        jose = _header(token)
+        alg = jose.get("alg")
+        return await self._key_for(alg, jose.get("kid")), [str(alg)]
 
     async def _key_for(self, alg: object, kid: object) -> str | jwt.PyJWK:
         if not isinstance(alg, str):

@@ -10,7 +10,6 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from herald_token_api.names import PROBLEM_CONTENT_TYPE
 
@@ -86,21 +85,18 @@ def _from_http_exception(exc: web.HTTPException) -> Problem:
     return Problem(exc.status, reason, detail, headers=headers)
 
 
-@web.middleware
-async def problems_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except Problem as problem:
-        return problem.response()
-    except web.HTTPException as exc:
+def problem_response(request: web.Request, exc: Exception) -> web.Response:
+    """The problem+json response for what a handler raised; re-raises a redirect."""
+    if isinstance(exc, Problem):
+        return exc.response()
+    if isinstance(exc, web.HTTPException):
         if exc.status < 400:
-            raise
+            raise exc
         return _from_http_exception(exc).response()
-    except asyncpg.exceptions.TransactionRollbackError:
+    if isinstance(exc, asyncpg.exceptions.TransactionRollbackError):
         return unavailable("contention", "a concurrent change got in the way; retry").response()
-    except DATABASE_UNAVAILABLE as exc:
+    if isinstance(exc, DATABASE_UNAVAILABLE):
         log.warning("database unavailable: %r", exc)
         return unavailable("database-unavailable", "the database cannot be reached").response()
-    except Exception:
-        log.exception("unhandled error", extra={"route": request.path})
-        return Problem(500, "internal-error", "an unexpected error occurred").response()
+    log.error("unhandled error", exc_info=exc, extra={"route": request.path})
+    return Problem(500, "internal-error", "an unexpected error occurred").response()

@@ -18,7 +18,7 @@ from herald_token_api.schemas import (
     TargetList,
     TargetView,
 )
-from herald_token_api.state import AUTH, POOL, SETTINGS
+from herald_token_api.state import AUTH, POOL, REGISTRAR, SETTINGS
 
 MASK_KEEP = 4
 MAX_USER_AGENT = 512
@@ -68,8 +68,7 @@ async def register_target(request: web.Request) -> web.StreamResponse:
     user = await request.app[AUTH].user(request)
     body = await read_body(request, RegisterRequest)
     target = _new_target(body, request)
-    limit = request.app[SETTINGS].max_targets_per_user
-    done = await store.register(request.app[POOL], user, target, max_targets=limit)
+    done = await request.app[REGISTRAR].register(user, target)
     return _registered(target, done)
 
 
@@ -77,10 +76,7 @@ async def refresh_target(request: web.Request) -> web.StreamResponse:
     user = await request.app[AUTH].user(request)
     body = await read_body(request, RefreshRequest)
     target = _new_target(body.new, request)
-    limit = request.app[SETTINGS].max_targets_per_user
-    done = await store.register(
-        request.app[POOL], user, target, max_targets=limit, replaces=body.old.value
-    )
+    done = await request.app[REGISTRAR].register(user, target, replaces=body.old.value)
     return _registered(target, done)
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from herald_token_api.auth import Authenticator
 from herald_token_api.kafka import KafkaLink
+from herald_token_api.registrar import Registrar
 from herald_token_api.settings import TokenApiSettings
 
 SETTINGS = web.AppKey("settings", TokenApiSettings)
@@ -15,3 +16,4 @@ SETTINGS = web.AppKey("settings", TokenApiSettings)
 POOL: web.AppKey[Any] = web.AppKey("pool")
 AUTH = web.AppKey("auth", Authenticator)
 KAFKA = web.AppKey("kafka", KafkaLink)
+REGISTRAR = web.AppKey("registrar", Registrar)

@@ -81,28 +81,32 @@ def _trace_id() -> str:
     return current_trace_id() or ""
 
 
-async def register(
-    pool: Pool, user: str, target: NewTarget, *, max_targets: int, replaces: str | None = None
-) -> Registration:
-    """Insert, touch or move ``target`` to ``user``; with ``replaces``, delete that old target of
-    the user in the same transaction (a refresh)."""
+async def register_on(
+    connection: Any,
+    user: str,
+    target: NewTarget,
+    max_targets: int,
+    replaces: str | None,
+    trace_id: str,
+) -> Any:
+    """One ``token_register`` call on ``connection``; its row."""
+    return await connection.fetchrow(
+        "SELECT * FROM token_register($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        user,
+        target.value,
+        target.kind,
+        target.project_id,
+        target.platform,
+        target.device_label,
+        target.user_agent,
+        max_targets,
+        replaces,
+        trace_id,
+    )
 
-    async def call(connection: Any) -> Any:
-        return await connection.fetchrow(
-            "SELECT * FROM token_register($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            user,
-            target.value,
-            target.kind,
-            target.project_id,
-            target.platform,
-            target.device_label,
-            target.user_agent,
-            max_targets,
-            replaces,
-            _trace_id(),
-        )
 
-    row = await _retrying(pool, call)
+def registration(row: Any) -> Registration:
+    """A ``token_register`` row as a Registration."""
     return Registration(
         outcome=row["outcome"],
         target_id=row["target_id"],
@@ -111,6 +115,25 @@ async def register(
         evicted=list(row["evicted"]),
         replaced=row["replaced"],
     )
+
+
+async def register(
+    pool: Pool,
+    user: str,
+    target: NewTarget,
+    *,
+    max_targets: int,
+    replaces: str | None = None,
+    trace_id: str | None = None,
+) -> Registration:
+    """Insert, touch or move ``target`` to ``user``; with ``replaces``, delete that old target of
+    the user in the same transaction (a refresh)."""
+    trace = _trace_id() if trace_id is None else trace_id
+
+    async def call(connection: Any) -> Any:
+        return await register_on(connection, user, target, max_targets, replaces, trace)
+
+    return registration(await _retrying(pool, call))
 
 
 async def list_targets(pool: Pool, user: str) -> list[StoredTarget]:
