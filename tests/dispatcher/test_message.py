@@ -40,9 +40,9 @@ data_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size
 def notifications(draw: st.DrawFn) -> Notification:
     due = notifications_pb2.NotificationDue(
         event_id="ev-1",
-        notification_id="n-1",
+        notification_id=draw(st.text(min_size=1, max_size=40)),
         user_id="user-1",
-        collapse_key=draw(texts),
+        collapse_key=draw(st.sampled_from(["", "tea", "Tea timer ended!"])),
         urgency=draw(st.sampled_from(URGENCIES)),
         content=common_pb2.NotificationContent(
             title=draw(texts),
@@ -92,6 +92,39 @@ def test_each_target_gets_exactly_the_body_firebase_admin_encodes_for_it(
         assert message.encode(shared.message_for(value)) == expected
         field = "fid" if kind == common_pb2.TARGET_KIND_FID else "token"
         assert json.loads(shared.body(value))["message"][field] == value
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    notifications(),
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=40), st.dictionaries(data_keys, texts, max_size=4)),
+        min_size=1,
+        max_size=3,
+    ),
+    st.sampled_from(KINDS),
+    st.sampled_from(PLATFORMS),
+)
+def test_notifications_of_one_shape_get_their_own_tag_and_data(
+    first: Notification,
+    others: list[tuple[str, dict[str, str]]],
+    kind: common_pb2.TargetKind,
+    platform: common_pb2.Platform,
+) -> None:
+    """The shape encoded for the first notification serves the others: same content, another
+    id (so another replace tag) and other data."""
+    message.template(first, kind, platform, NOW_MS)
+    for notification_id, data in others:
+        due = notifications_pb2.NotificationDue()
+        due.CopyFrom(first.due)
+        due.notification_id = notification_id
+        due.content.data.clear()
+        due.content.data.update(data)
+        if not (due.content.title or due.content.body or due.content.data):
+            continue
+        other = parse(Record("herald.notifications.due.v1", 0, 0, "user-1", due, None, NOW_MS))
+        shared = message.template(other, kind, platform, NOW_MS)
+        assert shared.body("t-1") == encoded_by_firebase_admin(other, kind, platform, "t-1")
 
 
 def test_a_template_is_encoded_once_per_platform_kind_and_ttl() -> None:

@@ -8,7 +8,7 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 from herald.logs import mask
@@ -25,7 +25,6 @@ from herald_dispatcher.verdict import Classified, Verdict, classify
 
 log = logging.getLogger(__name__)
 
-_STATUS = deliveries_pb2.DeliveryStatus
 _PENDING_POLL_S = 0.5
 # The report's message for a delivery sent again after an interrupted attempt.
 RESENT = "resent: an earlier attempt was interrupted"
@@ -62,15 +61,25 @@ class Deliverer:
         self._in_flight = 0
         metrics.IN_FLIGHT.set_function(lambda: self._in_flight)
 
-    async def deliver(self, delivery: Delivery, settling: list[asyncio.Future[Any]]) -> Outcome:
+    async def deliver(
+        self,
+        delivery: Delivery,
+        settling: list[asyncio.Future[Any]],
+        *,
+        queued: int = 0,
+        spare: Callable[[], None] | None = None,
+    ) -> Outcome:
         """The final outcome; raises HandedBack when stopping before there is one. The outcome
         is written to the delivery key without waiting: its future joins ``settling``, which
-        the caller awaits before committing."""
+        the caller awaits before committing. ``queued``: deliveries to the same FCM project
+        waiting for their turn behind this one (the rate limiter's tokens are asked for them
+        too); ``spare`` is called before waiting for a retry or for another attempt's outcome,
+        so the caller can put another worker on the deliveries behind this one."""
         notification = delivery.notification
         attempts = notification.due.attempts
         if delivery.project_id not in self._projects:
             return Outcome(
-                _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                deliveries_pb2.DELIVERY_STATUS_DEAD_LETTERED,
                 attempts,
                 error_message=f"no credentials for FCM project {delivery.project_id!r}",
                 dead_letter_reason="unknown-fcm-project",
@@ -85,13 +94,13 @@ class Deliverer:
         while True:
             if notification.expired(now_ms() + self._expiry_margin_ms):
                 return _expired(attempts)
-            if not await self._limiter.acquire(delivery.project_id, self._stop):
+            if not await self._limiter.acquire(delivery.project_id, self._stop, queued=queued):
                 raise HandedBack
             try:
                 request = self._request(delivery)
             except ValueError as exc:
                 return Outcome(
-                    _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                    deliveries_pb2.DELIVERY_STATUS_DEAD_LETTERED,
                     attempts,
                     error_message=str(exc),
                     dead_letter_reason="invalid-message",
@@ -118,7 +127,7 @@ class Deliverer:
                     attempts += 1
                     response = await self._send(request)
             if earlier is not None:
-                outcome = await self._after_earlier(key, earlier, attempts)
+                outcome = await self._after_earlier(key, earlier, attempts, spare)
                 if outcome is None:
                     continue
                 return outcome
@@ -127,7 +136,7 @@ class Deliverer:
             if outcome is not None:
                 if resent:
                     metrics.RESENDS.inc()
-                    if outcome.status == _STATUS.DELIVERY_STATUS_SENT:
+                    if outcome.status == deliveries_pb2.DELIVERY_STATUS_SENT:
                         outcome = dataclasses.replace(outcome, error_message=RESENT)
                 return outcome
             # The key is released: retry here after a short wait, or hand the delivery on.
@@ -147,6 +156,9 @@ class Deliverer:
             if decision.plan is Plan.IN_PROCESS:
                 metrics.RETRIES.labels("in_process").inc()
                 retries_here += 1
+                if spare is not None:
+                    spare()
+                    spare = None
                 if await sleep_unless(self._stop, decision.delay_s):
                     raise HandedBack
                 continue
@@ -154,16 +166,16 @@ class Deliverer:
                 metrics.RETRIES.labels("scheduled").inc()
                 retry_at_ms = now + int(decision.delay_s * 1000)
                 return _failure(
-                    _STATUS.DELIVERY_STATUS_RETRY_SCHEDULED,
+                    deliveries_pb2.DELIVERY_STATUS_RETRY_SCHEDULED,
                     attempts,
                     verdict,
                     response,
                     retry_at_ms=retry_at_ms,
                 )
             if decision.plan is Plan.EXPIRE:
-                return _failure(_STATUS.DELIVERY_STATUS_EXPIRED, attempts, verdict, response)
+                return _failure(deliveries_pb2.DELIVERY_STATUS_EXPIRED, attempts, verdict, response)
             return _failure(
-                _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                deliveries_pb2.DELIVERY_STATUS_DEAD_LETTERED,
                 attempts,
                 verdict,
                 response,
@@ -203,12 +215,12 @@ class Deliverer:
         """Settle the key with a final outcome, or release it and return None for a retry."""
         verdict = classified.verdict
         if verdict is Verdict.SENT:
-            sent = Settled(_STATUS.DELIVERY_STATUS_SENT, response.name)
+            sent = Settled(deliveries_pb2.DELIVERY_STATUS_SENT, response.name)
             settling.append(self._ledger.settle_soon(key, sent))
-            return Outcome(_STATUS.DELIVERY_STATUS_SENT, attempts, fcm_name=response.name)
+            return Outcome(deliveries_pb2.DELIVERY_STATUS_SENT, attempts, fcm_name=response.name)
         if verdict is Verdict.INVALID_TARGET:
             settled = Settled(
-                _STATUS.DELIVERY_STATUS_INVALID_TARGET,
+                deliveries_pb2.DELIVERY_STATUS_INVALID_TARGET,
                 error_code=classified.code,
                 invalidation=classified.invalidation,
             )
@@ -227,7 +239,7 @@ class Deliverer:
                 },
             )
             return _failure(
-                _STATUS.DELIVERY_STATUS_AUTH_ERROR,
+                deliveries_pb2.DELIVERY_STATUS_AUTH_ERROR,
                 attempts,
                 classified,
                 response,
@@ -235,7 +247,7 @@ class Deliverer:
             )
         if verdict is Verdict.REJECTED:
             return _failure(
-                _STATUS.DELIVERY_STATUS_DEAD_LETTERED,
+                deliveries_pb2.DELIVERY_STATUS_DEAD_LETTERED,
                 attempts,
                 classified,
                 response,
@@ -243,7 +255,9 @@ class Deliverer:
             )
         return None
 
-    async def _after_earlier(self, key: str, earlier: Earlier, attempts: int) -> Outcome | None:
+    async def _after_earlier(
+        self, key: str, earlier: Earlier, attempts: int, spare: Callable[[], None] | None
+    ) -> Outcome | None:
         """The outcome an earlier attempt left; None when its key was released or its lease
         ran out meanwhile (the caller claims it again)."""
         while isinstance(earlier, Pending):
@@ -251,6 +265,9 @@ class Deliverer:
             if earlier.lease_until_ms <= now:
                 return None
             wait_s = min(_PENDING_POLL_S, (earlier.lease_until_ms - now) / 1000)
+            if spare is not None:
+                spare()
+                spare = None
             if await sleep_unless(self._stop, wait_s):
                 raise HandedBack
             found = await self._ledger.peek(key)
@@ -262,7 +279,9 @@ class Deliverer:
 
 
 def _expired(attempts: int) -> Outcome:
-    return Outcome(_STATUS.DELIVERY_STATUS_EXPIRED, attempts, error_message="expired before sent")
+    return Outcome(
+        deliveries_pb2.DELIVERY_STATUS_EXPIRED, attempts, error_message="expired before sent"
+    )
 
 
 def _from_settled(settled: Settled, attempts: int, error_message: str) -> Outcome:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import TopicPartition
 
-from herald import lifecycle, topics
+from herald import topics
 from herald.codec import InvalidRecord
 from herald.consumer import Consumer, Record
 from herald.inflight import Unfinished
@@ -27,11 +28,11 @@ from herald_dispatcher.outcome import Delivery, Outcome
 from herald_dispatcher.settings import DispatcherSettings
 from herald_dispatcher.targets import TargetReader, plan
 from herald_dispatcher.timing import now_ms
+from herald_dispatcher.workers import Workers
 
 log = logging.getLogger(__name__)
 
 Acks = list[asyncio.Future[Any]]
-_STATUS = deliveries_pb2.DeliveryStatus
 _REPORT_TYPE = (topics.HEADER_TYPE, events.REPORT_TYPE.encode())
 # Of the shutdown grace period, this much is kept for committing and flushing.
 _RESERVE_S = 3.0
@@ -70,8 +71,7 @@ class Dispatch:
                 continue
             notifications.append(notification)
         found = await self._targets.resolve(n.user_id for n in notifications)
-        runs: list[tuple[Delivery, asyncio.Task[None]]] = []
-        outcomes: dict[int, Outcome] = {}
+        deliveries: list[Delivery] = []
         # Writes of outcomes to the deliveries' keys, awaited with the Kafka acks.
         settling: Acks = []
         for notification in notifications:
@@ -80,35 +80,34 @@ class Dispatch:
             )
             attempts = notification.due.attempts
             if not planned.deliveries and not planned.gone:
-                outcome = Outcome(_STATUS.DELIVERY_STATUS_NO_TARGETS, attempts)
+                outcome = Outcome(deliveries_pb2.DELIVERY_STATUS_NO_TARGETS, attempts)
                 acks.append(self._report(notification, None, outcome))
             for target in planned.gone:
                 outcome = Outcome(
-                    _STATUS.DELIVERY_STATUS_NO_TARGETS,
+                    deliveries_pb2.DELIVERY_STATUS_NO_TARGETS,
                     attempts,
                     error_message="the user no longer has this target",
                 )
                 acks.append(self._report(notification, target, outcome))
-            for delivery in planned.deliveries:
-                task = asyncio.create_task(self._deliver(delivery, outcomes, acks, settling))
-                runs.append((delivery, task))
-        await self._wait([task for _, task in runs])
+            deliveries.extend(planned.deliveries)
+        # Each delivery's outcome, or the exception it ended with; none when it never ended.
+        ended: list[Outcome | BaseException | None] = [None] * len(deliveries)
+        await self._run(deliveries, ended, acks, settling)
 
         errors: list[BaseException] = []
         unfinished: set[tuple[str, int, int]] = set()
         retries: dict[tuple[int, int], list[tuple[Delivery, Outcome]]] = defaultdict(list)
         dead: dict[tuple[int, str], list[tuple[Delivery, Outcome]]] = defaultdict(list)
-        for delivery, task in runs:
+        for delivery, ending in zip(deliveries, ended, strict=True):
             source = delivery.notification.record
-            if task.cancelled() or isinstance(task.exception(), HandedBack):
+            if ending is None or isinstance(ending, HandedBack):
                 unfinished.add((source.topic, source.partition, source.offset))
                 continue
-            error = task.exception()
-            if error is not None:
-                errors.append(error)
+            if isinstance(ending, BaseException):
+                errors.append(ending)
                 continue
-            outcome = outcomes[id(delivery)]
-            if outcome.status == _STATUS.DELIVERY_STATUS_RETRY_SCHEDULED:
+            outcome = ending
+            if outcome.status == deliveries_pb2.DELIVERY_STATUS_RETRY_SCHEDULED:
                 retries[(id(delivery.notification), outcome.attempts)].append((delivery, outcome))
             if outcome.dead_letter_reason:
                 group = (id(delivery.notification), outcome.dead_letter_reason)
@@ -128,10 +127,43 @@ class Dispatch:
             # The consumer commits each partition up to the first of them.
             raise Unfinished(unfinished, f"stopping: {len(unfinished)} notifications handed back")
 
-    async def _deliver(
-        self, delivery: Delivery, outcomes: dict[int, Outcome], acks: Acks, settling: Acks
+    async def _run(
+        self,
+        deliveries: list[Delivery],
+        ended: list[Outcome | BaseException | None],
+        acks: Acks,
+        settling: Acks,
     ) -> None:
-        outcome = outcomes[id(delivery)] = await self._deliverer.deliver(delivery, settling)
+        """Every delivery to its end, by as many workers as requests may be in flight (and a
+        spare one for each in an in-process retry's wait); once stopping, for the grace period
+        at most, and what no worker took is left unfinished."""
+        queued = Counter(delivery.project_id for delivery in deliveries)
+
+        async def work(item: tuple[int, Delivery]) -> None:
+            index, delivery = item
+            project = delivery.project_id
+            queued[project] -= 1
+            try:
+                ended[index] = await self._deliver(
+                    delivery, acks, settling, queued=queued[project], spare=workers.spare
+                )
+            except Exception as exc:
+                ended[index] = exc
+
+        workers = Workers(enumerate(deliveries), work, self._stop)
+        grace_s = max(1.0, self._settings.shutdown_grace_s - _RESERVE_S)
+        await workers.run(min(len(deliveries), self._settings.max_in_flight), grace_s)
+
+    async def _deliver(
+        self,
+        delivery: Delivery,
+        acks: Acks,
+        settling: Acks,
+        *,
+        queued: int,
+        spare: Callable[[], None],
+    ) -> Outcome:
+        outcome = await self._deliverer.deliver(delivery, settling, queued=queued, spare=spare)
         acks.append(self._report(delivery.notification, delivery.target, outcome))
         if outcome.invalidation:
             metrics.INVALIDATIONS.labels(str(outcome.invalidation)).inc()
@@ -144,21 +176,7 @@ class Dispatch:
                     trace_id=delivery.notification.record.trace_id,
                 )
             )
-
-    async def _wait(self, tasks: list[asyncio.Task[None]]) -> None:
-        """Until every delivery ends; once stopping, for the grace period at most."""
-        if not tasks:
-            return
-        everything = asyncio.ensure_future(asyncio.wait(tasks))
-        stopping = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait({everything, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-        if not everything.done():
-            grace_s = max(1.0, self._settings.shutdown_grace_s - _RESERVE_S)
-            await lifecycle.drain(set(tasks), grace_s, "deliveries")
-        await everything
+        return outcome
 
     def _report(
         self, notification: Notification, target: common_pb2.Target | None, outcome: Outcome

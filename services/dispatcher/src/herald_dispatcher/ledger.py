@@ -13,7 +13,7 @@ rather than showing it twice.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -61,17 +61,31 @@ def _pending(lease_until_ms: int) -> str:
     return f"p:{lease_until_ms}"
 
 
-# KEYS: delivery keys; ARGV[1]: TTL (ms); ARGV[1 + i]: the lease for KEYS[i]. Returns per key
-# '' when claimed, else the value found.
-_CLAIM = """
+# One call for every operation queued meanwhile, in their order. KEYS: delivery keys; ARGV[1]:
+# TTL (ms); ARGV[2]: one letter per key, c = claim, s = settle, r = release, p = peek; ARGV[2 + i]:
+# the lease or outcome for KEYS[i]. Returns per key: for a claim '' when claimed, else the value
+# found; for a peek the value (nil when absent); else ''.
+_OPERATE = """
+local ops = ARGV[2]
 local found = {}
 for i, key in ipairs(KEYS) do
-  local old = redis.call('GET', key)
-  if old then
-    found[i] = old
-  else
-    redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
+  local op = string.sub(ops, i, i)
+  if op == 'c' then
+    local old = redis.call('GET', key)
+    if old then
+      found[i] = old
+    else
+      redis.call('SET', key, ARGV[i + 2], 'PX', ARGV[1])
+      found[i] = ''
+    end
+  elseif op == 's' then
+    redis.call('SET', key, ARGV[i + 2], 'PX', ARGV[1])
     found[i] = ''
+  elseif op == 'r' then
+    redis.call('DEL', key)
+    found[i] = ''
+  else
+    found[i] = redis.call('GET', key)
   end
 end
 return found
@@ -86,47 +100,44 @@ if old == ARGV[1] then
 end
 return old
 """
-# KEYS: delivery keys; ARGV[1]: TTL (ms); ARGV[1 + i]: the outcome for KEYS[i].
-_SETTLE = """
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, ARGV[i + 1], 'PX', ARGV[1])
-end
-return #KEYS
-"""
 
 
-@dataclass
-class _Queue:
-    keys: list[str] = field(default_factory=list)
-    values: list[str] = field(default_factory=list)
-    futures: list[asyncio.Future[Any]] = field(default_factory=list)
+class _Round:
+    """Operations that go to Redis in one script call; every caller awaits ``done`` and takes
+    its own entry of the result."""
 
-    def add(self, key: str, value: str = "") -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    __slots__ = ("done", "keys", "ops", "values")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.ops: list[str] = []
+        self.values: list[str] = []
+        self.done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+    def add(self, op: str, key: str, value: str) -> int:
         self.keys.append(key)
+        self.ops.append(op)
         self.values.append(value)
-        self.futures.append(future)
-        return future
+        return len(self.keys) - 1
 
 
 class Ledger:
-    """Claims, outcomes and releases of concurrent deliveries go to Redis together: one
-    pipeline in flight at a time, each kind of operation one command in it, so the busier the
+    """Claims, outcomes, releases and peeks of concurrent deliveries go to Redis together: one
+    script call in flight at a time with everything queued meanwhile, so the busier the
     dispatcher, the more deliveries share a round trip."""
 
     def __init__(self, redis: Redis, *, ttl_s: int, lease_ms: int) -> None:
         self._redis = redis
         self._ttl_ms = ttl_s * 1000
         self._lease_ms = lease_ms
-        self._claims = _Queue()
-        self._settles = _Queue()
-        self._releases = _Queue()
-        self._peeks = _Queue()
+        self._operate = redis.register_script(_OPERATE)
+        self._round: _Round | None = None
         self._flushing: asyncio.Task[None] | None = None
 
     async def claim(self, key: str, now_ms: int) -> Earlier | None:
         """None when this caller may send; otherwise what an earlier attempt left."""
-        found = await self._enqueue(self._claims, key, _pending(now_ms + self._lease_ms))
+        done, index = self._enqueue("c", key, _pending(now_ms + self._lease_ms))
+        found = (await done)[index]
         return decode(found) if found else None
 
     async def take_over(self, key: str, lapsed: Pending, now_ms: int) -> Earlier | None:
@@ -147,61 +158,49 @@ class Ledger:
         return decode(found) if found else None
 
     def settle_soon(self, key: str, outcome: Settled) -> asyncio.Future[Any]:
-        """Queue the outcome and return at once; the future resolves once Redis has it. The
-        caller must await it before committing the record the delivery came from."""
-        return self._enqueue(self._settles, key, outcome.encode())
+        """Queue the outcome and return at once; the future resolves once Redis has it (it is
+        shared with the other operations of the same round trip). The caller must await it
+        before committing the record the delivery came from."""
+        done, _ = self._enqueue("s", key, outcome.encode())
+        return done
 
     async def peek(self, key: str) -> Earlier | None:
-        found = await self._enqueue(self._peeks, key)
+        done, index = self._enqueue("p", key, "")
+        found = (await done)[index]
         return None if found is None else decode(found)
 
     async def release(self, key: str) -> None:
         """Forget the key, so a retry may claim it."""
-        await self._enqueue(self._releases, key)
+        done, _ = self._enqueue("r", key, "")
+        await done
 
-    def _enqueue(self, queue: _Queue, key: str, value: str = "") -> asyncio.Future[Any]:
-        future = queue.add(key, value)
+    def _enqueue(self, op: str, key: str, value: str) -> tuple[asyncio.Future[list[Any]], int]:
+        if self._round is None:
+            self._round = _Round()
+        round_ = self._round
+        index = round_.add(op, key, value)
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush())
-        return future
+        return round_.done, index
 
     async def _flush(self) -> None:
         try:
-            while (
-                self._claims.keys or self._settles.keys or self._releases.keys or self._peeks.keys
-            ):
-                await self._round_trip()
+            while self._round is not None:
+                round_, self._round = self._round, None
+                await self._round_trip(round_)
         finally:
             self._flushing = None
 
-    async def _round_trip(self) -> None:
-        claims, self._claims = self._claims, _Queue()
-        settles, self._settles = self._settles, _Queue()
-        releases, self._releases = self._releases, _Queue()
-        peeks, self._peeks = self._peeks, _Queue()
-        pipe = self._redis.pipeline(transaction=False)
-        sent: list[tuple[_Queue, bool]] = []
-        if claims.keys:
-            pipe.eval(_CLAIM, len(claims.keys), *claims.keys, self._ttl_ms, *claims.values)
-            sent.append((claims, True))
-        if settles.keys:
-            pipe.eval(_SETTLE, len(settles.keys), *settles.keys, self._ttl_ms, *settles.values)
-            sent.append((settles, False))
-        if releases.keys:
-            pipe.delete(*releases.keys)
-            sent.append((releases, False))
-        if peeks.keys:
-            pipe.mget(peeks.keys)
-            sent.append((peeks, True))
+    async def _round_trip(self, round_: _Round) -> None:
         try:
-            results = await pipe.execute(raise_on_error=False)
+            result = await self._operate(
+                keys=round_.keys, args=[self._ttl_ms, "".join(round_.ops), *round_.values]
+            )
         except Exception as exc:
-            results = [exc] * len(sent)
-        for (queue, per_key), result in zip(sent, results, strict=True):
-            for index, future in enumerate(queue.futures):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result[index] if per_key else None)
+            if not round_.done.done():
+                round_.done.set_exception(exc)
+            # Retrieved here: a round of settles only may have no one awaiting it yet.
+            round_.done.exception()
+            return
+        if not round_.done.done():
+            round_.done.set_result(result)

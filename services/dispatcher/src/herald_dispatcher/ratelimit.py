@@ -93,8 +93,9 @@ class RateLimiter:
         self._block = redis.register_script(_BLOCK)
         self._local: dict[str, _Local] = {}
 
-    async def acquire(self, project: str, stop: asyncio.Event) -> bool:
-        """Take one send's token; False when ``stop`` was set while waiting for it."""
+    async def acquire(self, project: str, stop: asyncio.Event, *, queued: int = 0) -> bool:
+        """Take one send's token; False when ``stop`` was set while waiting for it. ``queued``:
+        how many more sends to ``project`` are about to ask (asked for in the same call)."""
         local = self._local.setdefault(project, _Local())
         if local.tokens > 0:
             local.tokens -= 1
@@ -103,7 +104,7 @@ class RateLimiter:
         try:
             async with local.lock:
                 while local.tokens == 0:
-                    requested = min(local.waiting, self._max_grant)
+                    requested = min(local.waiting + queued, self._max_grant)
                     granted, wait_ms = await self._take(
                         keys=[self._keys.rate_bucket(project)],
                         args=[

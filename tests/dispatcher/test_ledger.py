@@ -1,0 +1,73 @@
+"""Delivery keys in Redis: the operations of concurrent deliveries share one script call, in the
+order they were asked for, and each caller gets its own answer."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from herald.v1 import deliveries_pb2
+from herald_dispatcher.ledger import Ledger, Pending, Settled
+
+NOW_MS = 1_790_000_000_000
+SENT = Settled(deliveries_pb2.DELIVERY_STATUS_SENT, "projects/p/messages/1")
+
+
+async def test_concurrent_claims_share_a_round_trip_and_get_their_own_answer(
+    redis: Redis,
+) -> None:
+    ledger = Ledger(redis, ttl_s=60, lease_ms=12_000)
+    await ledger.settle_soon("k-settled", SENT)
+    calls = _count_round_trips(ledger)
+
+    # Asked in one go: one claim per key, a second claim of k-1 behind the first, a peek.
+    first, second, again, settled, peeked = await asyncio.gather(
+        ledger.claim("k-1", NOW_MS),
+        ledger.claim("k-2", NOW_MS),
+        ledger.claim("k-1", NOW_MS + 5),
+        ledger.claim("k-settled", NOW_MS),
+        ledger.peek("k-absent"),
+    )
+    assert (first, second) == (None, None)
+    assert again == Pending(NOW_MS + 12_000)
+    assert settled == SENT
+    assert peeked is None
+    assert calls == [1]
+
+    # A settlement and a release queued together; then the keys hold what they were given.
+    settling = ledger.settle_soon("k-1", SENT)
+    await asyncio.gather(settling, ledger.release("k-2"))
+    assert await ledger.peek("k-1") == SENT
+    assert await ledger.claim("k-2", NOW_MS) is None
+    assert 0 < await redis.pttl("k-1") <= 60_000
+
+
+async def test_a_failed_round_trip_fails_every_operation_in_it(redis: Redis) -> None:
+    ledger = Ledger(redis, ttl_s=60, lease_ms=12_000)
+    await redis.hset("k-hash", "f", "v")  # GET on a hash: Redis refuses the whole script
+    claims = asyncio.gather(
+        ledger.claim("k-1", NOW_MS), ledger.claim("k-hash", NOW_MS), return_exceptions=True
+    )
+    settling = ledger.settle_soon("k-2", SENT)
+    results = await claims
+    assert all(isinstance(result, Exception) for result in results)
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        await settling
+    # The next round trip works again.
+    assert await ledger.claim("k-3", NOW_MS) is None
+
+
+def _count_round_trips(ledger: Ledger) -> list[int]:
+    """A one-element list counting the ledger's script calls from now on."""
+    calls = [0]
+    operate = ledger._operate
+
+    async def counted(**kwargs: Any) -> Any:
+        calls[0] += 1
+        return await operate(**kwargs)
+
+    ledger._operate = counted  # type: ignore[assignment]
+    return calls
