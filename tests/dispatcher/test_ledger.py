@@ -71,3 +71,63 @@ def _count_round_trips(ledger: Ledger) -> list[int]:
 
     ledger._operate = counted  # type: ignore[assignment]
     return calls
+
+
+class _ReplyDropper:
+    """A TCP proxy to Redis that, when armed, drops the connection instead of passing on the
+    next answer: the command was applied, its caller hears nothing (a Redis restart's timing)."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self.armed = False
+        self.dropped = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._port)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, up: bool) -> None:
+            while data := await source.read(65536):
+                if not up and self.armed:
+                    self.armed = False
+                    self.dropped += 1
+                    writer.transport.abort()
+                    up_writer.close()
+                    return
+                sink.write(data)
+            sink.close()
+
+        await asyncio.gather(
+            pipe(reader, up_writer, True), pipe(up_reader, writer, False), return_exceptions=True
+        )
+
+
+async def test_a_claim_whose_answer_was_lost_is_still_the_callers(redis: Redis) -> None:
+    kwargs = redis.connection_pool.connection_kwargs
+    dropper = _ReplyDropper(int(kwargs["port"]))
+    port = await dropper.start()
+    through = Redis(host="127.0.0.1", port=port, db=int(kwargs.get("db", 0)))
+    try:
+        ledger = Ledger(through, ttl_s=60, lease_ms=12_000)
+        assert await ledger.claim("k-warm", NOW_MS) is None  # the script is loaded
+
+        dropper.armed = True
+        # Applied, answer lost; redis-py runs it again and finds this claim's own value.
+        assert await ledger.claim("k-1", NOW_MS) is None
+        assert dropper.dropped == 1
+        # Anyone else's claim still finds it pending.
+        assert await Ledger(redis, ttl_s=60, lease_ms=12_000).claim("k-1", NOW_MS) == Pending(
+            NOW_MS + 12_000
+        )
+    finally:
+        await through.aclose()
+        await dropper.close()

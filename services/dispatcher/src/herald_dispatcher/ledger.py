@@ -8,12 +8,18 @@ pending one whose lease ran out was interrupted, before or after its request lef
 redelivery takes it over atomically and sends again. Every message carries its notification's
 replace tag (``message.replace_tag``), so a device that got the interrupted send replaces it
 rather than showing it twice.
+
+Each claim writes a value of its own (the lease and a claim id). redis-py runs a command again
+when the connection broke before its answer came (a Redis restart): a claim that then finds its
+own value was applied the first time, and is this caller's.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import itertools
+import os
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -24,6 +30,8 @@ from herald.v1 import deliveries_pb2, tokens_pb2
 @dataclass(frozen=True, slots=True)
 class Pending:
     lease_until_ms: int
+    # The key's value as found, compared by a take-over.
+    raw: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +51,10 @@ Earlier = Pending | Settled
 
 
 def decode(raw: bytes | str) -> Earlier:
-    text = raw.decode() if isinstance(raw, bytes) else raw
+    text = _text(raw)
     kind, _, rest = text.partition(":")
     if kind == "p":
-        return Pending(int(rest))
+        return Pending(int(rest.partition(":")[0]), text)
     if kind == "s":
         return Settled(deliveries_pb2.DELIVERY_STATUS_SENT, fcm_name=rest)
     status, code, invalidation = (int(part) for part in rest.split(":"))
@@ -57,8 +65,13 @@ def decode(raw: bytes | str) -> Earlier:
     )
 
 
+_CLAIM_IDS = itertools.count()
+_PROCESS_ID = os.urandom(6).hex()
+
+
 def _pending(lease_until_ms: int) -> str:
-    return f"p:{lease_until_ms}"
+    """A pending value no other claim writes: the lease, then this process's and claim's id."""
+    return f"p:{lease_until_ms}:{_PROCESS_ID}{next(_CLAIM_IDS):x}"
 
 
 # One call for every operation queued meanwhile, in their order. KEYS: delivery keys; ARGV[1]:
@@ -136,26 +149,27 @@ class Ledger:
 
     async def claim(self, key: str, now_ms: int) -> Earlier | None:
         """None when this caller may send; otherwise what an earlier attempt left."""
-        done, index = self._enqueue("c", key, _pending(now_ms + self._lease_ms))
+        value = _pending(now_ms + self._lease_ms)
+        done, index = self._enqueue("c", key, value)
         found = (await done)[index]
-        return decode(found) if found else None
+        if not found or _text(found) == value:
+            return None
+        return decode(found)
 
     async def take_over(self, key: str, lapsed: Pending, now_ms: int) -> Earlier | None:
         """Claim a key whose lease ran out: None when this caller may send again; otherwise
         what the key holds now (another redelivery took it over first, or it was settled).
         Only after a crash, so not batched."""
+        value = _pending(now_ms + self._lease_ms)
         found = await self._redis.eval(
-            _TAKE_OVER,
-            1,
-            key,
-            _pending(lapsed.lease_until_ms),
-            _pending(now_ms + self._lease_ms),
-            self._ttl_ms,
+            _TAKE_OVER, 1, key, lapsed.raw or _pending(lapsed.lease_until_ms), value, self._ttl_ms
         )
         if found is None:
             # Released meanwhile: claim it the ordinary way.
             return await self.claim(key, now_ms)
-        return decode(found) if found else None
+        if not found or _text(found) == value:
+            return None
+        return decode(found)
 
     def settle_soon(self, key: str, outcome: Settled) -> asyncio.Future[Any]:
         """Queue the outcome and return at once; the future resolves once Redis has it (it is
@@ -204,3 +218,7 @@ class Ledger:
             return
         if not round_.done.done():
             round_.done.set_result(result)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
