@@ -4,6 +4,7 @@ row holds a measured number, with its plots. Not a measurement: it proves ``make
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -23,9 +24,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def section_rows(report: str, heading: str) -> list[list[str]]:
-    """The cells of the measurement table under ``heading`` (its header and rule left out)."""
+    """The cells of the measurement table under ``heading``, the section's first table (its
+    header and rule left out; the hand-written notes below it may have tables of their own)."""
     body = report.split(heading, 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in body.splitlines() if line.startswith("| ")]
+    lines = body.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("| ")), len(lines))
+    rows = list(itertools.takewhile(lambda line: line.startswith("| "), lines[start:]))
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
 
 
