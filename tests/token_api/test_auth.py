@@ -11,6 +11,7 @@ from typing import Any
 import jwt
 import pytest
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from token_api.support import (
     AS_SERVICE,
@@ -25,6 +26,7 @@ from token_api.support import (
     token,
 )
 
+from herald_token_api.auth import ConfiguredSecret, jwt_decoder
 from herald_token_api.db import Pool
 
 
@@ -229,3 +231,25 @@ async def test_cors_answers_only_the_configured_origins(database_url: str, pool:
             "/v1/targets", headers={**as_user("alice"), "Origin": "https://evil.example"}
         )
         assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_only_the_configured_secret_skips_the_hmac_key_checks() -> None:
+    """The HS256 key checks run once for the configured secret; any other key still gets them."""
+    hs256 = ConfiguredSecret(SECRET)
+    assert hs256.prepare_key(SECRET) == SECRET.encode()
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with pytest.raises(jwt.InvalidKeyError):
+        hs256.prepare_key(pem)
+    with pytest.raises(jwt.InvalidKeyError):
+        ConfiguredSecret(pem.decode())
+    forged = jwt.encode(
+        {"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "exp": 4102444800},
+        "another-secret-0123456789abcdef01234567",
+        algorithm="HS256",
+    )
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt_decoder(SECRET).decode(forged, SECRET, algorithms=["HS256"], audience=AUDIENCE)
