@@ -20,6 +20,21 @@ from herald.tracing import current_trace_id, new_trace_id
 Headers = Sequence[tuple[str, bytes]]
 
 
+def event_record(
+    message: Message | None, trace_id: str | None = None, headers: Headers = ()
+) -> tuple[bytes | None, list[tuple[str, bytes]]]:
+    """The value and headers ``Producer.send`` writes for an event (``None``: a tombstone):
+    the trace id (given, else the current one, else a new one), ``headers``, the event type."""
+    all_headers = [
+        (HEADER_TRACE_ID, (trace_id or current_trace_id() or new_trace_id()).encode()),
+        *headers,
+    ]
+    if message is None:
+        return None, all_headers
+    all_headers.append((HEADER_TYPE, type_name(message).encode()))
+    return encode(message), all_headers
+
+
 # Stateless (murmur2 of the key), so one serves every call on the reports' hot path.
 _PARTITIONER = DefaultPartitioner()
 
@@ -93,14 +108,7 @@ class Producer:
         trace_id: str | None = None,
     ) -> asyncio.Future[Any]:
         """Queue an event (``None`` writes a tombstone); await the returned future for the ack."""
-        all_headers = [
-            (HEADER_TRACE_ID, (trace_id or current_trace_id() or new_trace_id()).encode()),
-            *headers,
-        ]
-        value = None
-        if message is not None:
-            all_headers.append((HEADER_TYPE, type_name(message).encode()))
-            value = encode(message)
+        value, all_headers = event_record(message, trace_id, headers)
         return await self.send_raw(topic, key, value, all_headers)
 
     async def send_and_wait(

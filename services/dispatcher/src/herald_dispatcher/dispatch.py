@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from herald import topics
+from herald.batches import BatchWriter
 from herald.codec import InvalidRecord
 from herald.consumer import Consumer, Record
 from herald.inflight import Unfinished
@@ -21,7 +22,6 @@ from herald.producer import Producer
 from herald.tracing import new_trace_id
 from herald.v1 import common_pb2, deliveries_pb2
 from herald_dispatcher import events, metrics
-from herald_dispatcher.batches import BatchWriter
 from herald_dispatcher.deliverer import Deliverer, HandedBack
 from herald_dispatcher.notification import Notification, parse
 from herald_dispatcher.outcome import Delivery, Outcome

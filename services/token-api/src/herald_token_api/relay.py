@@ -13,20 +13,17 @@ import logging
 import time
 from typing import Any
 
-from aiokafka.producer.message_accumulator import BatchBuilder
 from prometheus_client import Counter, Gauge
 
 from herald import topics
-from herald.codec import encode, type_name
-from herald.producer import Producer
-from herald.tracing import new_trace_id
+from herald.batches import BatchWriter
+from herald.producer import event_record
 from herald_token_api import db, outbox
 from herald_token_api.kafka import KafkaLink, wait_or_stop
 from herald_token_api.names import OUTBOX_CHANNEL, RELAY_LOCK
 from herald_token_api.settings import TokenApiSettings
 
 log = logging.getLogger(__name__)
-Header = tuple[str, bytes]
 
 # While changes keep coming the relay polls every BUSY_POLL_S, and goes idle (to be woken by a
 # NOTIFY) only after BUSY_LINGER_S without any: writers then rarely pay for a NOTIFY.
@@ -136,61 +133,22 @@ class Relay:
     async def _send_all(self, rows: list[outbox.OutboxRow]) -> list[BaseException | None]:
         """Send every row, in order, in record batches (one per partition: a batch costs about
         what one record sent alone does); one result per row: None once acked, else the error."""
-        producer = self._kafka.producer
-        results: list[BaseException | None] = [None] * len(rows)
-        filling: dict[int, _Batch] = {}
-        sent: list[tuple[list[int], asyncio.Future[Any]]] = []
+        writer = BatchWriter(self._kafka.producer, topics.TOKENS, linger_s=0)
+        acks: list[asyncio.Future[Any]] = []
+        error: BaseException | None = None
         try:
-            partitions = await producer.partitions(topics.TOKENS)
-            for i, row in enumerate(rows):
-                key, value, headers = _record(row)
-                partition = producer.partition_for(key, partitions)
-                batch = filling.get(partition)
-                if batch is None or not batch.add(i, key, value, headers):
-                    if batch is not None:
-                        sent.append((batch.rows, await batch.send(producer, partition)))
-                    batch = filling[partition] = _Batch(producer.create_batch())
-                    if not batch.add(i, key, value, headers):
-                        raise ValueError(f"the token set of {row.user_id!r} does not fit a batch")
-            for partition, batch in filling.items():
-                sent.append((batch.rows, await batch.send(producer, partition)))
+            await writer.refresh_partitions()
+            for row in rows:
+                value, headers = event_record(outbox.token_set(row), row.trace_id or None)
+                acks.append(writer.add(row.user_id.encode(), value, headers))
         except Exception as exc:
-            queued = {i for members, _ in sent for i in members}
-            results = [None if i in queued else exc for i in range(len(rows))]
-        acks = await asyncio.gather(*(acked for _, acked in sent), return_exceptions=True)
-        for ack, (members, _) in zip(acks, sent, strict=True):
-            if isinstance(ack, BaseException):
-                for i in members:
-                    results[i] = ack
-        return results
-
-
-class _Batch:
-    """A record batch for one partition and the indexes of the rows in it."""
-
-    def __init__(self, builder: BatchBuilder) -> None:
-        self.builder = builder
-        self.rows: list[int] = []
-
-    def add(self, row: int, key: bytes, value: bytes | None, headers: list[Header]) -> bool:
-        if self.builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            return False
-        self.rows.append(row)
-        return True
-
-    async def send(self, producer: Producer, partition: int) -> asyncio.Future[Any]:
-        """Hand the batch over; the returned future is its acknowledgement."""
-        return await producer.send_batch(self.builder, topics.TOKENS, partition)
-
-
-def _record(row: outbox.OutboxRow) -> tuple[bytes, bytes | None, list[Header]]:
-    """Key, value and headers of a row's record, as ``Producer.send`` would write them."""
-    headers = [(topics.HEADER_TRACE_ID, (row.trace_id or new_trace_id()).encode())]
-    message = outbox.token_set(row)
-    if message is None:
-        return row.user_id.encode(), None, headers
-    headers.append((topics.HEADER_TYPE, type_name(message).encode()))
-    return row.user_id.encode(), encode(message), headers
+            error = exc
+        writer.flush()
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        return [
+            *(r if isinstance(r, BaseException) else None for r in results),
+            *[error] * (len(rows) - len(acks)),
+        ]
 
 
 async def watch_backlog(pool: db.Pool, interval_s: float, stop: asyncio.Event) -> None:

@@ -1,8 +1,8 @@
 """Records of one topic written in record batches per partition.
 
 ``Producer.send`` costs aiokafka a partitioner call, a future and an accumulator entry per
-record; the delivery reports are one record per send, so that was a tenth of the dispatcher's
-CPU. Here records go straight into one batch per partition, handed to the producer when it is
+record (for the dispatcher's delivery reports, one record per send, that was a tenth of its
+CPU). Here records go straight into one batch per partition, handed to the producer when it is
 full, after the producer's linger, or when the caller flushes; every record of a batch shares
 its acknowledgement.
 """
@@ -46,8 +46,14 @@ class BatchWriter:
         self._partitions = await self._producer.partitions(self._topic)
 
     def add(
-        self, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]], timestamp_ms: int
+        self,
+        key: bytes,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+        timestamp_ms: int | None = None,
     ) -> asyncio.Future[Any]:
+        """Queue a record (``value`` None: a tombstone; ``timestamp_ms`` None: now); ValueError
+        when it does not fit in a batch at all."""
         if not self._partitions:
             raise RuntimeError("refresh_partitions() first")
         partition = self._producer.partition_for(key, self._partitions)
