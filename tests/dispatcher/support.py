@@ -15,6 +15,7 @@ from aiohttp import web
 from fcm_emulator.client import EmulatorClient
 from fcm_emulator.records import ReceivedMessage
 from fcm_emulator.targets import IssuedTarget, TargetKind
+from fcm_emulator.testing import exchange, sign_assertion
 from herald import topics
 from herald.producer import Producer
 from herald.v1 import common_pb2, deliveries_pb2, notifications_pb2, tokens_pb2
@@ -217,3 +218,37 @@ class FcmFront:
             await self._release.wait()
         self.answers.append((time.time(), status))
         return web.Response(body=answer_body, status=status, content_type="application/json")
+
+
+class SlowTokenEndpoint:
+    """An OAuth token endpoint that answers after ``delay_s``, with a token of the emulator's
+    (got with ``info``'s key): point a service account's ``token_uri`` at ``token_uri``."""
+
+    def __init__(self, emulator_url: str, info: dict[str, str]) -> None:
+        self.emulator_url = emulator_url
+        self.info = info
+        self.delay_s = 0.0
+        self.port = free_port()
+        self.token_uri = f"http://127.0.0.1:{self.port}/token"
+        app = web.Application()
+        app.router.add_post("/token", self._token)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> SlowTokenEndpoint:
+        self._session = aiohttp.ClientSession()
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+
+    async def _token(self, request: web.Request) -> web.Response:
+        assert self._session is not None
+        await request.read()
+        await asyncio.sleep(self.delay_s)
+        status, grant = await exchange(self._session, self.emulator_url, sign_assertion(self.info))
+        return web.json_response(grant, status=status)

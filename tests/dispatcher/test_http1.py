@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from dispatcher.support import free_port
 
-from herald_dispatcher.http1 import Http1Pool, HttpError
+from herald_dispatcher.http1 import Http1Pool, HttpError, TooLate
 
 HEAD = b"POST /send HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
 
@@ -102,6 +102,24 @@ async def test_a_connection_the_server_closes_is_replaced(server: Server) -> Non
 
     assert (first.status, second.status) == (200, 200)
     assert len(server.peers) == 2
+
+
+async def test_a_post_whose_send_by_time_passes_while_connecting_is_not_written(
+    server: Server,
+) -> None:
+    pool = Http1Pool(server.url, max_connections=1, timeout_s=5)
+    loop = asyncio.get_running_loop()
+    try:
+        with pytest.raises(TooLate):
+            await pool.post(HEAD, b"late", send_by=loop.time())
+        answer = await pool.post(HEAD, b"in time", send_by=loop.time() + 5)
+    finally:
+        await pool.close()
+
+    assert answer.body == b'{"echo": in time}'
+    assert server.bodies == [b"in time"]
+    # The connection opened for the late request carried the next one.
+    assert len(server.peers) == 1
 
 
 async def test_no_answer_within_the_timeout_is_an_error(server: Server) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from dispatcher.conftest import StartDispatcher
 from dispatcher.support import (
     PROJECT,
+    SlowTokenEndpoint,
     accepted,
     due,
     entry,
@@ -16,8 +18,10 @@ from dispatcher.support import (
     reports,
 )
 
+from fcm_emulator import service_account
 from fcm_emulator.client import EmulatorClient
 from fcm_emulator.targets import TargetKind
+from fcm_emulator.testing import RunningEmulator
 from herald.producer import Producer
 from herald.v1 import common_pb2, deliveries_pb2
 
@@ -137,6 +141,35 @@ async def test_a_notification_expiring_within_the_margin_is_reported_expired_not
 
     assert report.status == deliveries_pb2.DELIVERY_STATUS_EXPIRED
     assert await fcm.messages() == []
+
+
+async def test_a_notification_that_expires_while_the_access_token_is_refreshed_is_not_sent(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    emulator: RunningEmulator,
+    start_dispatcher: StartDispatcher,
+    tmp_path: Path,
+) -> None:
+    browser = await issue(fcm)
+    await publish_tokens(producer, "bob", [entry(browser)])
+    info = emulator.service_account(PROJECT)
+    async with SlowTokenEndpoint(emulator.url, info) as tokens:
+        account = tmp_path / "service-account.json"
+        service_account.write(account, {**info, "token_uri": tokens.token_uri})
+        await start_dispatcher(fcm_credentials={PROJECT: account})
+        # FCM refuses the dispatcher's token from now on, and a new one takes 3 s to come.
+        tokens.delay_s = 3.0
+        await fcm.expire_access_tokens()
+        late = due("n-expires-meanwhile", "bob")
+        late.expires_at.FromMilliseconds(int(time.time() * 1000) + 1500)
+        await publish_due(producer, late)
+
+        (report,) = await reports(bootstrap, namespace, 1)
+
+    assert report.status == deliveries_pb2.DELIVERY_STATUS_EXPIRED
+    assert await accepted(fcm) == []
 
 
 async def test_a_retry_goes_only_to_the_targets_it_names(

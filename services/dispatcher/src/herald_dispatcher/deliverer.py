@@ -14,7 +14,7 @@ from typing import Any
 from herald.logs import mask
 from herald.v1 import deliveries_pb2
 from herald_dispatcher import message, metrics
-from herald_dispatcher.fcm import FcmRequest, FcmResponse, FcmSender
+from herald_dispatcher.fcm import FcmRequest, FcmResponse, FcmSender, SendByPassed
 from herald_dispatcher.keys import Keys
 from herald_dispatcher.ledger import Earlier, Ledger, Pending, Settled
 from herald_dispatcher.outcome import Delivery, Outcome
@@ -119,13 +119,15 @@ class Deliverer:
                     earlier = await self._ledger.take_over(key, earlier, claimed_ms)
                     resent = earlier is None
                 if earlier is None:
-                    # And once more: the claim's round trips (a slow or recovering Redis, the
-                    # take-over) can outlast it too.
-                    if notification.expired(now_ms() + self._expiry_margin_ms):
+                    # The sender checks the expiry once more, just before the request leaves:
+                    # the claim's round trips (a slow or recovering Redis, the take-over), a
+                    # token refresh or a new connection can outlast it too.
+                    try:
+                        response = await self._send(request)
+                    except SendByPassed:
                         await self._ledger.release(key)
                         return _expired(attempts)
                     attempts += 1
-                    response = await self._send(request)
             if earlier is not None:
                 outcome = await self._after_earlier(key, earlier, attempts, spare)
                 if outcome is None:
@@ -185,10 +187,12 @@ class Deliverer:
     def _request(self, delivery: Delivery) -> FcmRequest:
         target = delivery.target
         shared = message.template(delivery.notification, target.kind, delivery.platform, now_ms())
+        expires_at_ms = delivery.notification.expires_at_ms
         return FcmRequest(
             delivery.project_id,
             shared.body(target.value),
             functools.partial(shared.message_for, target.value),
+            None if expires_at_ms is None else expires_at_ms - self._expiry_margin_ms,
         )
 
     async def _send(self, request: FcmRequest) -> FcmResponse:

@@ -27,6 +27,17 @@ class FcmRequest:
     # The message as firebase-admin models it, for senders that go through the SDK (built on
     # demand: the HTTP sender needs only the body).
     message: Callable[[], messaging.Message]
+    # Wall-clock ms after which the request must not leave (the notification's expiry less the
+    # margin); None = no limit.
+    send_by_ms: int | None = None
+
+    def too_late(self) -> bool:
+        return self.send_by_ms is not None and time.time() * 1000 >= self.send_by_ms
+
+
+class SendByPassed(Exception):
+    """The request did not leave: its send-by time passed while the sender was getting an access
+    token or a connection. Nothing reached FCM."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +62,8 @@ class FcmResponse:
 
 class FcmSender(Protocol):
     """Posts one message to FCM's ``messages:send`` and returns FCM's answer (never raises for
-    an answer or a network failure)."""
+    an answer or a network failure). Raises SendByPassed, having sent nothing, when the
+    request's send-by time has passed before its bytes would be written."""
 
     async def start(self) -> None: ...
 

@@ -26,6 +26,11 @@ class HttpError(Exception):
     timeout passed."""
 
 
+class TooLate(Exception):
+    """The send-by time passed before the request was written (while a connection was being
+    opened): nothing was sent."""
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     status: int
@@ -134,14 +139,18 @@ class Http1Pool:
         while self._idle:
             self._idle.pop().abort()
 
-    async def post(self, head: bytes, body: bytes) -> Answer:
+    async def post(self, head: bytes, body: bytes, send_by: float | None = None) -> Answer:
         """Send ``head`` (request line and headers, without Content-Length and the blank line)
-        and ``body``; the answer, or HttpError when none came within the timeout."""
+        and ``body``; the answer, or HttpError when none came within the timeout. With
+        ``send_by`` (event loop time), raise TooLate instead of writing the request after it."""
         data = b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout_s
         for _ in range(2):
             connection, reused = await self._acquire(deadline)
+            if send_by is not None and loop.time() >= send_by:
+                self._release(connection)
+                raise TooLate
             timer: asyncio.TimerHandle | None = None
             try:
                 waiter = connection.request(data)

@@ -7,6 +7,8 @@ connections (``http1.py``), one pool sized to the in-flight bound.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Mapping
 
 import google.auth.exceptions
@@ -14,8 +16,8 @@ from yarl import URL
 
 from herald_dispatcher import fcm
 from herald_dispatcher.auth import AccessTokens, CredentialError
-from herald_dispatcher.fcm import FcmRequest, FcmResponse
-from herald_dispatcher.http1 import Http1Pool, HttpError
+from herald_dispatcher.fcm import FcmRequest, FcmResponse, SendByPassed
+from herald_dispatcher.http1 import Http1Pool, HttpError, TooLate
 
 _HEADERS = (
     b"Content-Type: application/json; charset=UTF-8\r\n"
@@ -77,6 +79,12 @@ class HttpFcmSender:
         pool = self._pool
         if pool is None:
             raise RuntimeError("the sender is not started")
+        send_by = None
+        if request.send_by_ms is not None:
+            # A token refresh or a new connection can take long: the pool checks once it has a
+            # connection, just before the bytes are written.
+            loop = asyncio.get_running_loop()
+            send_by = loop.time() + (request.send_by_ms - time.time() * 1000) / 1000
         project = request.project_id
         cached = self._heads.get(project)
         if cached is None or cached[0] != bearer:
@@ -88,7 +96,9 @@ class HttpFcmSender:
             )
             cached = self._heads[project] = (bearer, head)
         try:
-            answer = await pool.post(cached[1], request.body)
+            answer = await pool.post(cached[1], request.body, send_by)
+        except TooLate:
+            raise SendByPassed from None
         except HttpError as exc:
             return fcm.transport_error(exc)
         if answer.status < 300:

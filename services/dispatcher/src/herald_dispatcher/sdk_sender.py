@@ -12,7 +12,7 @@ import firebase_admin  # type: ignore[import-untyped,unused-ignore]
 from firebase_admin import credentials, exceptions, messaging
 
 from herald_dispatcher import fcm
-from herald_dispatcher.fcm import FcmRequest, FcmResponse
+from herald_dispatcher.fcm import FcmRequest, FcmResponse, SendByPassed
 from herald_dispatcher.http_sender import send_url
 from herald_dispatcher.settings import REAL_FCM_URL
 
@@ -46,6 +46,9 @@ class SdkFcmSender:
             await asyncio.to_thread(firebase_admin.delete_app, app)
 
     async def send(self, request: FcmRequest) -> FcmResponse:
+        # firebase-admin gets its token and connection inside the call: checked before it only.
+        if request.too_late():
+            raise SendByPassed
         app = self._apps[request.project_id]
         batch = await messaging.send_each_async([request.message()], app=app)
         (answer,) = batch.responses
