@@ -1,6 +1,7 @@
-"""One measured dispatcher scenario: fresh topics, the inputs written first, then 1 or 2
-``herald-dispatcher`` processes started, and the rate taken from the first to the last delivery
-report's Kafka timestamp (so start-up is not counted), with the processes' CPU time."""
+"""One measured dispatcher scenario: fresh topics with the users' targets, 1 or 2
+``herald-dispatcher`` processes started and joined (their group stable), then the notifications
+written, and the rate taken from the first to the last delivery report's Kafka timestamp (so
+neither start-up nor a rebalance is counted), with the processes' CPU time."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.common import (
     BOOTSTRAP,
@@ -28,7 +30,8 @@ from bench.common import (
 )
 from bench.fcm_loops import PROJECT, Emulator, target
 from herald import topics
-from herald.producer import Producer
+from herald.batches import BatchWriter
+from herald.producer import Producer, event_record
 from herald.v1 import common_pb2, notifications_pb2, tokens_pb2
 from herald_dev.stack import free_port
 
@@ -48,8 +51,8 @@ class DispatcherRate:
     cpu_us_per_notification: float
 
 
-async def write_inputs(namespace: str, messages: int) -> None:
-    """One target per user, and one due notification per user."""
+async def write_tokens(namespace: str, messages: int) -> None:
+    """One target per user."""
     async with Producer(BOOTSTRAP, namespace=namespace, linger_ms=20) as producer:
         acks = []
         for n in range(messages):
@@ -59,24 +62,65 @@ async def write_inputs(namespace: str, messages: int) -> None:
             )
             token_set = tokens_pb2.TokenSet(user_id=f"user-{n}", tokens=[entry], version=1)
             acks.append(await producer.send(topics.TOKENS, f"user-{n}", token_set))
-        now_ms = int(time.time() * 1000)
-        for n in range(messages):
-            due = notifications_pb2.NotificationDue(
-                event_id=f"ev-{n}",
-                notification_id=f"bench-{n}",
-                user_id=f"user-{n}",
-                content=common_pb2.NotificationContent(
-                    title="Tea is ready",
-                    body="Your timer ended.",
-                    click_link="https://herald.example/timers/tea",
-                    data={"n": str(n)},
-                ),
-                urgency=common_pb2.URGENCY_HIGH,
-            )
-            due.occurrence_at.FromMilliseconds(now_ms)
-            due.expires_at.FromMilliseconds(now_ms + 3_600_000)
-            acks.append(await producer.send(topics.NOTIFICATIONS_DUE, due.user_id, due))
         await asyncio.gather(*acks)
+
+
+def due_records(messages: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    """One due notification per user, encoded beforehand: (key, value, headers)."""
+    now_ms = int(time.time() * 1000)
+    records = []
+    for n in range(messages):
+        due = notifications_pb2.NotificationDue(
+            event_id=f"ev-{n}",
+            notification_id=f"bench-{n}",
+            user_id=f"user-{n}",
+            content=common_pb2.NotificationContent(
+                title="Tea is ready",
+                body="Your timer ended.",
+                click_link="https://herald.example/timers/tea",
+                data={"n": str(n)},
+            ),
+            urgency=common_pb2.URGENCY_HIGH,
+        )
+        due.occurrence_at.FromMilliseconds(now_ms)
+        due.expires_at.FromMilliseconds(now_ms + 3_600_000)
+        value, headers = event_record(due)
+        assert value is not None
+        records.append((due.user_id.encode(), value, headers))
+    return records
+
+
+async def write_due(
+    namespace: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    """The notifications in record batches: written many times faster than they are sent, so
+    the measured rate is the dispatchers'."""
+    async with Producer(BOOTSTRAP, namespace=namespace) as producer:
+        writer = BatchWriter(producer, topics.NOTIFICATIONS_DUE, linger_s=0.005)
+        await writer.refresh_partitions()
+        acks = [writer.add(key, value, headers) for key, value, headers in records]
+        writer.flush()
+        await asyncio.gather(*acks)
+
+
+async def wait_group_stable(group: str, members: int, timeout_s: float) -> None:
+    """Until the consumer group is Stable with ``members`` members, each with an assignment:
+    the joins' rebalances are then over."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            (response,) = await admin.describe_consumer_groups([group])
+            # DescribeGroups: (error_code, group_id, state, protocol_type, protocol, members)
+            _, _, state, _, _, joined, *_ = response.groups[0]
+            if state == "Stable" and len(joined) == members and all(m[-1] for m in joined):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"group {group} not stable: {state}, {len(joined)} members")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
 
 
 async def report_rate(namespace: str, messages: int, timeout_s: float) -> float:
@@ -107,7 +151,8 @@ async def dispatcher_rate(
     await create_topics(namespace)
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        await write_inputs(namespace, scenario.messages)
+        await write_tokens(namespace, scenario.messages)
+        due = due_records(scenario.messages)
         base_env = {
             **os.environ,
             "HERALD_KAFKA_BOOTSTRAP": BOOTSTRAP,
@@ -132,7 +177,11 @@ async def dispatcher_rate(
                 )
         for port in ports:
             await wait_http_ok(f"http://{HOST}:{port}/readyz", 60, "a dispatcher")
+        # Every process joined and idle before the first notification: the rate is not that
+        # of one process alone while the others start, nor does it include a rebalance.
+        await wait_group_stable(f"{namespace}herald-dispatcher", scenario.processes, 60)
         cpu_before = [cpu_seconds(p.pid) for p in processes]
+        await write_due(namespace, due)
         rate = await report_rate(namespace, scenario.messages, timeout_s=300)
         cpu_s = sum(
             cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True)
