@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=int, default=64, help="raw loop, no latency")
     parser.add_argument("--in-flight", type=int, default=500, help="raw loop with latency")
     parser.add_argument(
+        "--scale-in-flight",
+        type=int,
+        default=128,
+        help="in-flight limit of the 1 vs 2 processes comparison with latency",
+    )
+    parser.add_argument(
         "--sweep",
         type=int,
         nargs="*",
@@ -123,13 +129,12 @@ async def with_latency(ctx: Context, run: int, limit: int, processes: int = 1) -
         redis_url(a.redis_db),
         ctx.log,
     )
-    name = f"if{limit}.x1" if processes == 1 else "x2"
-    ctx.results.add(f"dispatcher.l{a.latency_ms}.{name}", run, measured.per_s)
+    ctx.results.add(f"dispatcher.l{a.latency_ms}.if{limit}.x{processes}", run, measured.per_s)
 
 
 def plan(args: argparse.Namespace) -> list[Step[Context]]:
     steps: list[Step[Context]] = []
-    lat, top = args.latency_ms, args.in_flight
+    lat = args.latency_ms
     for run, of in runs(args.repeat):
         steps += [
             Step(f"dispatcher baselines (raw loop, SDK), no latency, {of}",
@@ -155,17 +160,25 @@ def plan(args: argparse.Namespace) -> list[Step[Context]]:
             for limit in sweep_points(args)
         ]  # fmt: skip
         if not args.lean:
-            steps.append(
-                Step(f"dispatcher x2, {lat} ms latency, in-flight {top}, {of}",
-                     partial(with_latency, run=run, limit=top, processes=2))
-            )  # fmt: skip
+            steps += [
+                Step(f"dispatcher x2, {lat} ms latency, in-flight {limit} each, {of}",
+                     partial(with_latency, run=run, limit=limit, processes=2))
+                for limit in scale_points(args)
+            ]  # fmt: skip
     return steps
+
+
+def scale_points(args: argparse.Namespace) -> list[int]:
+    """In-flight limits measured with 2 processes: one where a process is held by the latency
+    (so a second has CPU to use on two cores), and the top one, where it is held by CPU."""
+    return sorted({args.scale_in_flight, args.in_flight})
 
 
 def rows(args: argparse.Namespace) -> list[Row]:
     lat, top = args.latency_ms, args.in_flight
     half = Goal("≥ 0.5 \u00d7 raw", at_least=0.5)
     sdk20 = Goal("≥ 20 \u00d7 SDK", at_least=20)
+    linear = Goal("near-linear: ≥ 1.8 \u00d7 x1", at_least=1.8)
     unit = "notifications/s"
     full = not args.lean
     found = [
@@ -186,9 +199,16 @@ def rows(args: argparse.Namespace) -> list[Row]:
             f"dispatcher.l{lat}.if{top}.raw", half),
         Row(f"dispatcher.l{lat}.if{top}.x1", f"dispatcher x1 vs the SDK path, {lat} ms", unit,
             f"dispatcher.l{lat}.sdk", sdk20),
-        *([Row(f"dispatcher.l{lat}.x2", f"dispatcher x2, in-flight {top} each, {lat} ms", unit,
-               f"dispatcher.l{lat}.if{top}.raw")] if full else []),
     ]  # fmt: skip
+    if full:
+        found.append(Row("dispatcher.l0.x2", "dispatcher x2 / x1, no latency", unit,
+                         "dispatcher.l0.x1"))  # fmt: skip
+        for k in scale_points(args):
+            found.append(
+                Row(f"dispatcher.l{lat}.if{k}.x2", f"dispatcher x2, in-flight {k} each, {lat} ms",
+                    unit, f"dispatcher.l{lat}.if{k}.x1",
+                    linear if k == args.scale_in_flight else None)
+            )  # fmt: skip
     for k in sweep_points(args):
         if k != top:
             found += [
@@ -211,6 +231,7 @@ async def main_async(args: argparse.Namespace) -> Results:
             "injected latency (ms)": args.latency_ms,
             "raw loop concurrency / dispatcher in-flight, no latency": args.concurrency,
             "in-flight limits with latency": ", ".join(map(str, sweep_points(args))),
+            "in-flight limits with latency, 2 processes": ", ".join(map(str, scale_points(args))),
             "runs": args.repeat,
         },
         rows=rows(args),
