@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Sequence
 
@@ -14,6 +15,19 @@ from fcm_emulator.settings import ServiceAccountCommand, parse_command
 
 log = logging.getLogger("fcm_emulator")
 
+YOUNG_GC_THRESHOLD = 20_000
+
+
+def _tune_gc() -> None:
+    """Spend less CPU on garbage collection per send. Every send keeps a record and has
+    dozens of short-lived objects in flight; with Python's default threshold (700) the
+    collector scans those in-flight objects over and over, and each full collection walks
+    the whole startup heap again. Frozen startup objects are never collected, which costs
+    nothing since they live until exit anyway."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     command = parse_command(argv)
@@ -24,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     configure_logging(command.log_level)
     app = create_app(command)
+    _tune_gc()
     log.info(
         "listening",
         extra={"host": command.host, "port": command.port, "strict": command.strict_targets},

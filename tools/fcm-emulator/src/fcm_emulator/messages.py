@@ -27,9 +27,12 @@ _WEBPUSH_OPTION_FIELDS = frozenset({"link", "analytics_label", "analyticsLabel"}
 _OPTION_FIELDS = frozenset({"analytics_label", "analyticsLabel"})
 _WEBPUSH_NOTIFICATION_SHOWN = ("title", "body", "image", "icon")
 _RESERVED_DATA_KEYS = frozenset({"from", "notification", "message_type"})
+_RESERVED_DATA_PREFIXES = ("google", "gcm")
+_TARGET_FIELD_SET = frozenset(TARGET_FIELDS)
 _TOPIC_RE = re.compile(r"[a-zA-Z0-9\-_.~%]{1,900}")
 _LABEL_RE = re.compile(r"[a-zA-Z0-9\-_.~%]{1,50}")
 _PUSH_TOPIC_RE = re.compile(r"[A-Za-z0-9_\-]{1,32}")
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +59,14 @@ def _type_error(path: str, type_name: str, value: Any) -> FcmError:
 def _check_fields(obj: Any, path: str, allowed: frozenset[str], type_name: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise _type_error(path, type_name, obj)
-    for key in obj:
-        if key not in allowed:
-            where = f" at '{path}'" if path else ""
-            raise _invalid(
-                f'Invalid JSON payload received. Unknown name "{key}"{where}: Cannot find field.'
-            )
+    if not allowed.issuperset(obj):
+        for key in obj:
+            if key not in allowed:
+                where = f" at '{path}'" if path else ""
+                raise _invalid(
+                    f'Invalid JSON payload received. Unknown name "{key}"{where}: '
+                    "Cannot find field."
+                )
     return obj
 
 
@@ -79,8 +84,9 @@ def _string(value: Any, path: str) -> str:
 def _string_map(value: Any, path: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _type_error(path, "map<string, string>", value)
-    for index, item in enumerate(value.values()):
+    for item in value.values():
         if not isinstance(item, str):
+            index = next(i for i, v in enumerate(value.values()) if not isinstance(v, str))
             raise _type_error(f"{path}[{index}].value", "TYPE_STRING", item)
     return value
 
@@ -88,7 +94,7 @@ def _string_map(value: Any, path: str) -> dict[str, str]:
 def _data(value: Any, path: str) -> dict[str, str]:
     data = _string_map(value, path)
     for key in data:
-        if key in _RESERVED_DATA_KEYS or key.startswith(("google", "gcm")):
+        if key in _RESERVED_DATA_KEYS or key.startswith(_RESERVED_DATA_PREFIXES):
             raise _invalid(f"Invalid data payload key: {key}", path)
     return data
 
@@ -96,7 +102,7 @@ def _data(value: Any, path: str) -> dict[str, str]:
 def _target(message: dict[str, Any]) -> tuple[str, str]:
     chosen: str | None = None
     for field in message:
-        if field in TARGET_FIELDS and message[field] is not None:
+        if field in _TARGET_FIELD_SET and message[field] is not None:
             if chosen is not None:
                 raise _invalid(
                     "Invalid value at 'message' (oneof), oneof field 'target' is already set. "
@@ -106,7 +112,9 @@ def _target(message: dict[str, Any]) -> tuple[str, str]:
             chosen = field
     if chosen is None:
         raise _invalid("Recipient of the message is not set.", "message")
-    value = _string(message[chosen], f"message.{chosen}")
+    value = message[chosen]
+    if not isinstance(value, str):
+        raise _type_error(f"message.{chosen}", "TYPE_STRING", value)
     if chosen == "topic" and not _TOPIC_RE.fullmatch(value):
         raise _invalid(f"Invalid topic name: {value}", "message.topic")
     if chosen == "condition" and not value.strip():
@@ -153,17 +161,20 @@ def _label(value: Any, path: str) -> str:
     return label
 
 
+def _notification(shared: Any) -> dict[str, str]:
+    _check_fields(shared, "message.notification", _NOTIFICATION_FIELDS, "Notification")
+    for key, value in shared.items():
+        if not isinstance(value, str):
+            raise _type_error(f"message.notification.{key}", "TYPE_STRING", value)
+    return dict(shared)
+
+
 def _payload(message: dict[str, Any]) -> dict[str, Any]:
-    notification: dict[str, str] = {}
-    data: dict[str, str] = {}
-    options: dict[str, str] = {}
     shared = message.get("notification")
-    if shared is not None:
-        _check_fields(shared, "message.notification", _NOTIFICATION_FIELDS, "Notification")
-        for key, value in shared.items():
-            notification[key] = _string(value, f"message.notification.{key}")
-    if message.get("data") is not None:
-        data.update(_data(message["data"], "message.data"))
+    notification: dict[str, str] = {} if shared is None else _notification(shared)
+    shared_data = message.get("data")
+    data: dict[str, str] = {} if shared_data is None else dict(_data(shared_data, "message.data"))
+    options: dict[str, str] = {}
     shared_options = _option(message, "fcm_options", "fcmOptions")
     if shared_options is not None:
         _check_fields(shared_options, "message.fcm_options", _OPTION_FIELDS, "FcmOptions")
@@ -177,23 +188,27 @@ def _payload(message: dict[str, Any]) -> dict[str, Any]:
     webpush = message.get("webpush")
     if webpush is not None:
         _check_fields(webpush, "message.webpush", _WEBPUSH_FIELDS, "WebpushConfig")
-        if webpush.get("headers") is not None:
-            _webpush_headers(webpush["headers"])
-        if webpush.get("data") is not None:
-            data.update(_data(webpush["data"], "message.webpush.data"))
+        headers = webpush.get("headers")
+        if headers is not None:
+            _webpush_headers(headers)
+        web_data = webpush.get("data")
+        if web_data is not None:
+            data.update(_data(web_data, "message.webpush.data"))
         shown = webpush.get("notification")
         if shown is not None:
             if not isinstance(shown, dict):
                 raise _type_error("message.webpush.notification", "google.protobuf.Struct", shown)
             for key in _WEBPUSH_NOTIFICATION_SHOWN:
-                if isinstance(shown.get(key), str):
-                    notification[key] = shown[key]
+                value = shown.get(key)
+                if isinstance(value, str):
+                    notification[key] = value
         web_options = _option(webpush, "fcm_options", "fcmOptions")
         if web_options is not None:
             path = "message.webpush.fcm_options"
             _check_fields(web_options, path, _WEBPUSH_OPTION_FIELDS, "WebpushFcmOptions")
-            if web_options.get("link") is not None:
-                options["link"] = _link(web_options["link"])
+            link = web_options.get("link")
+            if link is not None:
+                options["link"] = _link(link)
             label = _option(web_options, "analytics_label", "analyticsLabel")
             if label is not None:
                 options["analyticsLabel"] = _label(label, f"{path}.analytics_label")
@@ -227,7 +242,7 @@ def parse_send_request(body: Any) -> SendRequest:
     kind, target = _target(message)
     payload = _payload(message)
     limit = MAX_TOPIC_PAYLOAD_BYTES if kind == "topic" else MAX_PAYLOAD_BYTES
-    size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    size = len(_COMPACT_JSON.encode(payload).encode())
     if size > limit:
         raise _invalid(f"Message is too big: {size} bytes, the limit is {limit}", "message")
     return SendRequest(kind, target, bool(validate_only), payload, message)
