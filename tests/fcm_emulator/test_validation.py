@@ -42,6 +42,10 @@ async def test_payload_over_4096_bytes_is_refused_and_at_the_limit_is_accepted(
     await assert_invalid(raw, over, "Message is too big")
 
 
+async def test_a_lone_surrogate_in_the_payload_is_refused(raw: HttpSender) -> None:
+    await assert_invalid(raw, {"token": TOKEN, "data": {"k": "\ud800"}}, "lone UTF-16 surrogate")
+
+
 async def test_topic_messages_have_a_2048_byte_limit(raw: HttpSender) -> None:
     data = {"k": "x" * 3000}
     status, _, _ = await raw.send({"token": TOKEN, "data": data})
@@ -66,7 +70,7 @@ async def test_non_string_data_value_is_refused(raw: HttpSender) -> None:
     assert message == "Invalid value at 'message.data[1].value' (TYPE_STRING), 7"
 
 
-@pytest.mark.parametrize("ttl", ["2419201", "-1", "1.5", "soon"])
+@pytest.mark.parametrize("ttl", ["2419201", "-1", "1.5", "soon", "²", "١٢"])
 async def test_ttl_out_of_range_is_refused(raw: HttpSender, ttl: str) -> None:
     message = {"token": TOKEN, "webpush": {"headers": {"TTL": ttl}}}
     await assert_invalid(raw, message, "TTL header")

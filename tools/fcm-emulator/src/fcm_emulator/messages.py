@@ -126,7 +126,7 @@ def _webpush_headers(value: Any) -> dict[str, str]:
     headers = _string_map(value, "message.webpush.headers")
     for name, raw in headers.items():
         lowered = name.lower()
-        if lowered == "ttl" and not (raw.isdigit() and int(raw) <= MAX_TTL_S):
+        if lowered == "ttl" and not (raw.isascii() and raw.isdigit() and int(raw) <= MAX_TTL_S):
             raise _invalid(
                 f"The TTL header must be a whole number of seconds from 0 to {MAX_TTL_S}, "
                 f"got {raw!r}",
@@ -242,7 +242,12 @@ def parse_send_request(body: Any) -> SendRequest:
     kind, target = _target(message)
     payload = _payload(message)
     limit = MAX_TOPIC_PAYLOAD_BYTES if kind == "topic" else MAX_PAYLOAD_BYTES
-    size = len(_COMPACT_JSON.encode(payload).encode())
+    try:
+        size = len(_COMPACT_JSON.encode(payload).encode())
+    except UnicodeEncodeError:
+        raise _invalid(
+            "Invalid JSON payload received. A string holds a lone UTF-16 surrogate.", "message"
+        ) from None
     if size > limit:
         raise _invalid(f"Message is too big: {size} bytes, the limit is {limit}", "message")
     return SendRequest(kind, target, bool(validate_only), payload, message)
