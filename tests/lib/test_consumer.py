@@ -186,3 +186,47 @@ async def test_compacted_topics_really_are_compacted(bootstrap: str, namespace: 
         "herald.deliveries.v1": "delete",
         "herald.notifications.dlq.v1": "delete",
     }
+
+
+async def test_records_that_arrive_while_a_batch_is_handled_come_in_the_next_batch(
+    bootstrap: str, namespace: str, producer: Producer
+) -> None:
+    topic = topics.TOKENS_INVALIDATED
+    await producer.send_and_wait(topic, "same-key", invalidated(0))
+    batches: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def handle(batch: list[Record]) -> None:
+        batches.append(
+            [
+                r.message.event_id
+                for r in batch
+                if isinstance(r.message, tokens_pb2.TokenInvalidated)
+            ]
+        )
+        if len(batches) == 1:
+            await release.wait()
+
+    run = Run(
+        Consumer(
+            [topic],
+            bootstrap=bootstrap,
+            group_id="next-batch-test",
+            producer=producer,
+            namespace=namespace,
+            batch_handler=handle,
+        )
+    )
+    try:
+        await eventually(lambda: len(batches) == 1)
+        # Two records reach Kafka while the first batch is in hand, a moment apart.
+        await producer.send_and_wait(topic, "same-key", invalidated(1))
+        await asyncio.sleep(0.3)
+        await producer.send_and_wait(topic, "same-key", invalidated(2))
+        release.set()
+        await eventually(lambda: sum(map(len, batches)) == 3)
+    finally:
+        await run.finish()
+
+    # Not one of them left for the batch after next.
+    assert batches == [["ev-0"], ["ev-1", "ev-2"]]

@@ -163,22 +163,40 @@ class Consumer:
                 await self._run_overlapped(stop, stopping)
                 return
             while not stop.is_set():
-                fetch = asyncio.ensure_future(
-                    self.kafka.getmany(timeout_ms=1000, max_records=self._max_records)
-                )
+                fetch = asyncio.ensure_future(self._fetch())
                 await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if not fetch.done():
                     fetch.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await fetch
                     break
-                await self.process(fetch.result())
+                try:
+                    await self.process(fetch.result())
+                finally:
+                    self._resume_fetching()
                 if self._backoff_s:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(asyncio.shield(stopping), self._backoff_s)
         finally:
             stopping.cancel()
             await self.stop()
+
+    async def _fetch(self) -> Batch:
+        """The next batch. One that does not fill ``max_records`` (the consumer is caught up)
+        pauses fetching until it is handled. Otherwise aiokafka fetches again as soon as a
+        batch is taken, so the next batch is fetched while this one starts and is handed over
+        after it, stale by a whole batch: what reaches Kafka meanwhile waits for the batch
+        after next. Paused, the next fetch leaves when this batch is done (with its commit)
+        and brings everything that arrived while it was handled."""
+        batch: Batch = await self.kafka.getmany(timeout_ms=1000, max_records=self._max_records)
+        if 0 < sum(len(raws) for raws in batch.values()) < self._max_records:
+            self.kafka.pause(*self.kafka.assignment())
+        return batch
+
+    def _resume_fetching(self) -> None:
+        paused = self.kafka.paused()
+        if paused:
+            self.kafka.resume(*paused)
 
     async def _run_overlapped(self, stop: asyncio.Event, stopping: asyncio.Future[Any]) -> None:
         """Fetch while up to ``batches_in_flight`` batches are being handled; finish them in
@@ -297,6 +315,8 @@ class Consumer:
             if failed
             else 0.0
         )
+        # The next fetch travels while the commit does.
+        self._resume_fetching()
         await self._commit(done)
 
     async def _process_partition(self, tp: TopicPartition, raws: list[Any]) -> int:
