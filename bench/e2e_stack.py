@@ -40,6 +40,7 @@ async def running_stack(folder: Path) -> AsyncIterator[Stack]:
         redis_url=REDIS_BASE_URL,
         scheduler_redis_db=E2E_SCHEDULER_DB,
         dispatcher_redis_db=E2E_DISPATCHER_DB,
+        emulator_log_requests=False,
     ).with_database(database)
     try:
         async with Stack(config, Progress(io.StringIO())) as stack:
