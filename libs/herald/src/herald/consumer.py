@@ -182,16 +182,27 @@ class Consumer:
             await self.stop()
 
     async def _fetch(self) -> Batch:
-        """The next batch. One that does not fill ``max_records`` (the consumer is caught up)
-        pauses fetching until it is handled. Otherwise aiokafka fetches again as soon as a
+        """The next batch. One that reached the end of its partitions (the consumer is caught
+        up) pauses fetching until it is handled. Otherwise aiokafka fetches again as soon as a
         batch is taken, so the next batch is fetched while this one starts and is handed over
         after it, stale by a whole batch: what reaches Kafka meanwhile waits for the batch
         after next. Paused, the next fetch leaves when this batch is done (with its commit)
-        and brings everything that arrived while it was handled."""
+        and brings everything that arrived while it was handled. With a backlog, fetching
+        ahead is what keeps the loop busy, so it goes on."""
         batch: Batch = await self.kafka.getmany(timeout_ms=1000, max_records=self._max_records)
-        if 0 < sum(len(raws) for raws in batch.values()) < self._max_records:
+        if batch and self._caught_up(batch):
             self.kafka.pause(*self.kafka.assignment())
         return batch
+
+    def _caught_up(self, batch: Batch) -> bool:
+        """Whether ``batch`` ends where Kafka last said each of its partitions ended."""
+        if sum(len(raws) for raws in batch.values()) >= self._max_records:
+            return False
+        for tp, raws in batch.items():
+            end = self.kafka.highwater(tp)
+            if end is None or raws[-1].offset + 1 < end:
+                return False
+        return True
 
     def _resume_fetching(self) -> None:
         paused = self.kafka.paused()
