@@ -35,6 +35,9 @@ from herald.producer import Producer, event_record
 from herald.v1 import common_pb2, notifications_pb2, tokens_pb2
 from herald_dev.stack import free_port
 
+# Notifications written per round of acknowledgements.
+_WRITE_SLICE = 5000
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -98,9 +101,12 @@ async def write_due(
     async with Producer(BOOTSTRAP, namespace=namespace) as producer:
         writer = BatchWriter(producer, topics.NOTIFICATIONS_DUE, linger_s=0.005)
         await writer.refresh_partitions()
-        acks = [writer.add(key, value, headers) for key, value, headers in records]
-        writer.flush()
-        await asyncio.gather(*acks)
+        # In slices: aiokafka queues one batch per partition at a time and times out the
+        # batches waiting behind a long queue.
+        for start in range(0, len(records), _WRITE_SLICE):
+            acks = [writer.add(*record) for record in records[start : start + _WRITE_SLICE]]
+            writer.flush()
+            await asyncio.gather(*acks)
 
 
 async def wait_group_stable(group: str, members: int, timeout_s: float) -> None:
