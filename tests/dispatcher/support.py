@@ -7,7 +7,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from aiohttp import web
@@ -134,7 +134,36 @@ async def accepted(fcm: EmulatorClient, target: str | None = None) -> list[Recei
     return [m for m in await fcm.messages(target=target) if m.status == 200]
 
 
-class FcmFront:
+class LocalEndpoint:
+    """A small aiohttp app on a free loopback port, with a client session for passing requests
+    on; a context manager. Subclasses add their routes to ``app``."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = web.Application()
+        self._session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "not entered"
+        return self._session
+
+    async def __aenter__(self) -> Self:
+        self._session = aiohttp.ClientSession()
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.session.close()
+
+
+class FcmFront(LocalEndpoint):
     """An FCM endpoint in front of the emulator, for answers the emulator cannot be told to
     give. It refuses the first ``refusals`` sends with 429 QUOTA_EXCEEDED and ``Retry-After``
     (the emulator leaves Retry-After off the QUOTA_EXCEEDED answers it injects), passes the
@@ -153,6 +182,7 @@ class FcmFront:
         answer_first: int | None = None,
         forward_held: bool = True,
     ) -> None:
+        super().__init__()
         self.upstream = upstream
         self.refusals = refusals
         self.retry_after_s = retry_after_s
@@ -162,28 +192,14 @@ class FcmFront:
         self.held = 0
         # Sends past the refusals, in order of arrival.
         self.passed = 0
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self._release = asyncio.Event()
-        app = web.Application()
-        app.router.add_post("/v1/projects/{project}/messages:send", self._send)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> FcmFront:
-        self._session = aiohttp.ClientSession()
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
+        self.app.router.add_post("/v1/projects/{project}/messages:send", self._send)
 
     async def __aexit__(self, *exc: object) -> None:
         self._release.set()
-        await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
+        await super().__aexit__(*exc)
 
     async def _send(self, request: web.Request) -> web.Response:
-        assert self._session is not None
         body = await request.read()
         if len(self.answers) < self.refusals:
             self.answers.append((time.time(), 429))
@@ -211,7 +227,7 @@ class FcmFront:
             await self._release.wait()
             return web.Response(status=503)
         url = self.upstream + request.path
-        async with self._session.post(url, data=body, headers=forwarded) as answer:
+        async with self.session.post(url, data=body, headers=forwarded) as answer:
             status, answer_body = answer.status, await answer.read()
         if holding:
             self.held += 1
@@ -220,35 +236,20 @@ class FcmFront:
         return web.Response(body=answer_body, status=status, content_type="application/json")
 
 
-class SlowTokenEndpoint:
+class SlowTokenEndpoint(LocalEndpoint):
     """An OAuth token endpoint that answers after ``delay_s``, with a token of the emulator's
     (got with ``info``'s key): point a service account's ``token_uri`` at ``token_uri``."""
 
     def __init__(self, emulator_url: str, info: dict[str, str]) -> None:
+        super().__init__()
         self.emulator_url = emulator_url
         self.info = info
         self.delay_s = 0.0
-        self.port = free_port()
-        self.token_uri = f"http://127.0.0.1:{self.port}/token"
-        app = web.Application()
-        app.router.add_post("/token", self._token)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> SlowTokenEndpoint:
-        self._session = aiohttp.ClientSession()
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._runner.cleanup()
-        if self._session is not None:
-            await self._session.close()
+        self.token_uri = f"{self.url}/token"
+        self.app.router.add_post("/token", self._token)
 
     async def _token(self, request: web.Request) -> web.Response:
-        assert self._session is not None
         await request.read()
         await asyncio.sleep(self.delay_s)
-        status, grant = await exchange(self._session, self.emulator_url, sign_assertion(self.info))
+        status, grant = await exchange(self.session, self.emulator_url, sign_assertion(self.info))
         return web.json_response(grant, status=status)
