@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 from firebase_admin import messaging  # type: ignore[import-untyped]
 
+from herald_dispatcher.timing import now_ms
+
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
 # error_code of a request that got no answer (connection refused or reset, timeout).
@@ -32,7 +34,7 @@ class FcmRequest:
     send_by_ms: int | None = None
 
     def too_late(self) -> bool:
-        return self.send_by_ms is not None and time.time() * 1000 >= self.send_by_ms
+        return self.send_by_ms is not None and now_ms() >= self.send_by_ms
 
 
 class SendByPassed(Exception):

@@ -8,7 +8,6 @@ connections (``http1.py``), one pool sized to the in-flight bound.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Mapping
 
 import google.auth.exceptions
@@ -18,6 +17,7 @@ from herald_dispatcher import fcm
 from herald_dispatcher.auth import AccessTokens, CredentialError
 from herald_dispatcher.fcm import FcmRequest, FcmResponse, SendByPassed
 from herald_dispatcher.http1 import Http1Pool, HttpError, TooLate
+from herald_dispatcher.timing import now_ms
 
 _HEADERS = (
     b"Content-Type: application/json; charset=UTF-8\r\n"
@@ -84,7 +84,7 @@ class HttpFcmSender:
             # A token refresh or a new connection can take long: the pool checks once it has a
             # connection, just before the bytes are written.
             loop = asyncio.get_running_loop()
-            send_by = loop.time() + (request.send_by_ms - time.time() * 1000) / 1000
+            send_by = loop.time() + (request.send_by_ms - now_ms()) / 1000
         project = request.project_id
         cached = self._heads.get(project)
         if cached is None or cached[0] != bearer:
