@@ -45,6 +45,28 @@ async def test_concurrent_claims_share_a_round_trip_and_get_their_own_answer(
     assert 0 < await redis.pttl("k-1") <= 60_000
 
 
+async def test_a_claim_this_process_left_behind_is_taken_over_without_waiting(
+    redis: Redis,
+) -> None:
+    ledger = Ledger(redis, ttl_s=60, lease_ms=12_000)
+    assert await ledger.claim("k", NOW_MS) is None
+    held = await ledger.claim("k", NOW_MS + 5)
+    assert isinstance(held, Pending)
+    # Its delivery is still running: it is waited for.
+    assert not ledger.abandoned("k", held)
+
+    # Its delivery ended without settling or releasing the key (its batch failed).
+    ledger.finished("k")
+    assert ledger.abandoned("k", held)
+    assert await ledger.take_over("k", held, NOW_MS + 10) is None
+
+    # Another process's claim is waited for (until its lease runs out).
+    await redis.set("k-other", f"p:{NOW_MS + 12_000}:0123456789ab0", px=60_000)
+    other = await ledger.claim("k-other", NOW_MS)
+    assert isinstance(other, Pending)
+    assert not ledger.abandoned("k-other", other)
+
+
 async def test_a_failed_round_trip_fails_every_operation_in_it(redis: Redis) -> None:
     ledger = Ledger(redis, ttl_s=60, lease_ms=12_000)
     await redis.hset("k-hash", "f", "v")  # GET on a hash: Redis refuses the whole script

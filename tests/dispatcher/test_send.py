@@ -17,6 +17,7 @@ from dispatcher.support import (
     publish_tokens,
     reports,
 )
+from redis.asyncio import Redis
 
 from fcm_emulator import service_account
 from fcm_emulator.client import EmulatorClient
@@ -24,6 +25,8 @@ from fcm_emulator.targets import TargetKind
 from fcm_emulator.testing import RunningEmulator
 from herald.producer import Producer
 from herald.v1 import common_pb2, deliveries_pb2
+from herald_dispatcher import ledger
+from herald_dispatcher.keys import Keys
 
 
 async def test_three_targets_get_one_message_each_and_three_reports(
@@ -170,6 +173,31 @@ async def test_a_notification_that_expires_while_the_access_token_is_refreshed_i
 
     assert report.status == deliveries_pb2.DELIVERY_STATUS_EXPIRED
     assert await accepted(fcm) == []
+
+
+async def test_a_key_this_process_claimed_and_left_is_taken_over_without_waiting_its_lease(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    redis: Redis,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    await publish_tokens(producer, "bob", [entry(browser)])
+    await start_dispatcher()
+    # What a batch that failed between its claim and its send leaves (a Redis error, say): the
+    # key pending under a claim of this process (the dispatcher runs in the test's process)
+    # whose delivery has ended, with 12 s of lease left.
+    key = Keys(namespace).delivery("n-left", PROJECT, browser.target)
+    await redis.set(key, ledger._pending(int(time.time() * 1000) + 12_000), px=60_000)
+    await publish_due(producer, due("n-left", "bob"))
+
+    # Well before the lease runs out.
+    (report,) = await reports(bootstrap, namespace, 1, timeout_s=6)
+
+    assert report.status == deliveries_pb2.DELIVERY_STATUS_SENT
+    assert len(await accepted(fcm, browser.target)) == 1
 
 
 async def test_a_retry_goes_only_to_the_targets_it_names(

@@ -89,6 +89,26 @@ class Deliverer:
             delivery.project_id,
             delivery.target.value,
         )
+        # Set once this delivery holds the key: when it ends, the ledger no longer counts the
+        # key's pending value as running (a failed batch handled again takes it over at once).
+        claimed: list[bool] = []
+        try:
+            return await self._deliver(delivery, key, settling, queued, spare, claimed)
+        finally:
+            if claimed:
+                self._ledger.finished(key)
+
+    async def _deliver(
+        self,
+        delivery: Delivery,
+        key: str,
+        settling: list[asyncio.Future[Any]],
+        queued: int,
+        spare: Callable[[], None] | None,
+        claimed: list[bool],
+    ) -> Outcome:
+        notification = delivery.notification
+        attempts = notification.due.attempts
         retries_here = 0
         resent = False
         while True:
@@ -113,12 +133,15 @@ class Deliverer:
                     return _expired(attempts)
                 claimed_ms = now_ms()
                 earlier = await self._ledger.claim(key, claimed_ms)
-                if isinstance(earlier, Pending) and earlier.lease_until_ms <= claimed_ms:
+                if isinstance(earlier, Pending) and (
+                    earlier.lease_until_ms <= claimed_ms or self._ledger.abandoned(key, earlier)
+                ):
                     # Interrupted before or after its request left: send again, with the
                     # same replace tag, so the device shows it once either way.
                     earlier = await self._ledger.take_over(key, earlier, claimed_ms)
                     resent = earlier is None
                 if earlier is None:
+                    claimed.append(True)
                     # The sender checks the expiry once more, just before the request leaves:
                     # the claim's round trips (a slow or recovering Redis, the take-over), a
                     # token refresh or a new connection can outlast it too.

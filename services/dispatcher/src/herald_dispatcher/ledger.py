@@ -11,7 +11,10 @@ rather than showing it twice.
 
 Each claim writes a value of its own (the lease and a claim id). redis-py runs a command again
 when the connection broke before its answer came (a Redis restart): a claim that then finds its
-own value was applied the first time, and is this caller's.
+own value was applied the first time, and is this caller's. A claim that finds a value this
+process wrote for a delivery that has since ended without settling or releasing it (its batch
+failed on a Redis error, say, and is being handled again) need not wait out the lease either:
+nothing still holds it, so it is taken over at once, as a lapsed one would be.
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ def decode(raw: bytes | str) -> Earlier:
 
 _CLAIM_IDS = itertools.count()
 _PROCESS_ID = os.urandom(6).hex()
+
+
+def _of_this_process(value: str) -> bool:
+    return value.split(":", 2)[-1].startswith(_PROCESS_ID)
 
 
 def _pending(lease_until_ms: int) -> str:
@@ -146,6 +153,8 @@ class Ledger:
         self._operate = redis.register_script(_OPERATE)
         self._round: _Round | None = None
         self._flushing: asyncio.Task[None] | None = None
+        # The pending values of this process's deliveries still running, by key.
+        self._running: dict[str, str] = {}
 
     async def claim(self, key: str, now_ms: int) -> Earlier | None:
         """None when this caller may send; otherwise what an earlier attempt left."""
@@ -153,13 +162,23 @@ class Ledger:
         done, index = self._enqueue("c", key, value)
         found = (await done)[index]
         if not found or _text(found) == value:
+            self._running[key] = value
             return None
         return decode(found)
 
+    def abandoned(self, key: str, earlier: Pending) -> bool:
+        """Whether ``earlier`` is a claim of this process whose delivery ended (``finished``)
+        without settling or releasing the key."""
+        return _of_this_process(earlier.raw) and self._running.get(key) != earlier.raw
+
+    def finished(self, key: str) -> None:
+        """The delivery that claimed ``key`` in this process ended, however it ended."""
+        self._running.pop(key, None)
+
     async def take_over(self, key: str, lapsed: Pending, now_ms: int) -> Earlier | None:
-        """Claim a key whose lease ran out: None when this caller may send again; otherwise
-        what the key holds now (another redelivery took it over first, or it was settled).
-        Only after a crash, so not batched."""
+        """Claim a key whose lease ran out (or that this process abandoned): None when this
+        caller may send again; otherwise what the key holds now (another redelivery took it
+        over first, or it was settled). Only after a failure, so not batched."""
         value = _pending(now_ms + self._lease_ms)
         found = await self._redis.eval(
             _TAKE_OVER, 1, key, lapsed.raw or _pending(lapsed.lease_until_ms), value, self._ttl_ms
@@ -168,6 +187,7 @@ class Ledger:
             # Released meanwhile: claim it the ordinary way.
             return await self.claim(key, now_ms)
         if not found or _text(found) == value:
+            self._running[key] = value
             return None
         return decode(found)
 
