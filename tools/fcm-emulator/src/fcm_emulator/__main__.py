@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import importlib.util
 import logging
 from collections.abc import Sequence
 
@@ -29,6 +31,16 @@ def _tune_gc() -> None:
     gc.set_threshold(YOUNG_GC_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def _new_loop(choice: str) -> asyncio.AbstractEventLoop:
+    """uvloop does the sockets and the scheduling in C: about 15% less CPU per send than
+    asyncio's own loop (and the sender's reads batch better when answers come sooner)."""
+    if choice == "asyncio" or (choice == "auto" and importlib.util.find_spec("uvloop") is None):
+        return asyncio.new_event_loop()
+    import uvloop
+
+    return uvloop.new_event_loop()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     command = parse_command(argv)
     if isinstance(command, ServiceAccountCommand):
@@ -38,13 +50,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     configure_logging(command.log_level)
     app = create_app(command)
+    loop = _new_loop(command.event_loop)
     _tune_gc()
     log.info(
         "listening",
-        extra={"host": command.host, "port": command.port, "strict": command.strict_targets},
+        extra={
+            "host": command.host,
+            "port": command.port,
+            "strict": command.strict_targets,
+            "event_loop": type(loop).__module__.partition(".")[0],
+        },
     )
     web.run_app(
         app,
+        loop=loop,
         host=command.host,
         port=command.port,
         access_log_class=JsonAccessLogger,
