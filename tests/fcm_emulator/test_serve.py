@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
+import time
 from asyncio.subprocess import PIPE
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import aiohttp
 import pytest
 
 from fcm_emulator import service_account
+from fcm_emulator.app import LISTEN_BACKLOG
 from fcm_emulator.testing import HttpSender
 from herald_dev.stack import free_port
 
@@ -67,3 +70,31 @@ def test_an_unknown_event_loop_from_the_environment_is_refused_with_the_choices(
     )
     assert done.returncode == 2
     assert "'trio' is not one of auto, uvloop, asyncio" in done.stderr
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_serve_queues_a_whole_pools_connections_opened_at_once() -> None:
+    """A sender opens hundreds of pooled connections at once. Beyond the listening socket's
+    queue the kernel drops their SYNs, and each such connection waits about a second for the
+    retransmission (aiohttp's default queue is 128)."""
+    port = free_port()
+    command = [sys.executable, "-m", "fcm_emulator", "serve", "--quiet", f"--port={port}"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while not (listening := ss_listening(port)):
+            assert process.poll() is None, "the emulator exited"
+            assert time.monotonic() < deadline, "the emulator is not listening after 15 s"
+            time.sleep(0.05)
+        somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+        # For a listening socket, ss shows the queue's size in the Send-Q column.
+        assert int(listening.split()[2]) == min(LISTEN_BACKLOG, somaxconn) >= 1024
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def ss_listening(port: int) -> str:
+    return subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout.strip()

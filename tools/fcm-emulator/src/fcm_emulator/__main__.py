@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from fcm_emulator import service_account
-from fcm_emulator.app import create_app
+from fcm_emulator.app import LISTEN_BACKLOG, create_app
 from fcm_emulator.logs import ACCESS_LOGGER, JsonAccessLogger, configure_logging
 from fcm_emulator.settings import ServiceAccountCommand, parse_command
 
@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         loop=loop,
         host=command.host,
         port=command.port,
+        backlog=LISTEN_BACKLOG,
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger(ACCESS_LOGGER) if command.log_requests else None,
         print=None,

@@ -10,6 +10,11 @@ from fcm_emulator.browser_api import create_browser_app
 from fcm_emulator.settings import Settings
 from fcm_emulator.state import EMULATOR, Emulator
 
+# Connections waiting to be accepted (the kernel caps it at net.core.somaxconn). A sender opens
+# its whole pool at once, hundreds of connections; with aiohttp's 128 the kernel dropped the
+# SYNs beyond it, and each of those connections waited a second for its retransmission.
+LISTEN_BACKLOG = 4096
+
 
 async def _end_streams(app: web.Application) -> None:
     app[EMULATOR].hub.close_all()

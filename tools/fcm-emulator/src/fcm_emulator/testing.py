@@ -25,7 +25,7 @@ import jwt
 from aiohttp import web
 
 from fcm_emulator import service_account
-from fcm_emulator.app import create_app
+from fcm_emulator.app import LISTEN_BACKLOG, create_app
 from fcm_emulator.oauth import GOOGLE_TOKEN_URI, JWT_BEARER_GRANT
 from fcm_emulator.settings import Settings
 
@@ -58,7 +58,7 @@ def run_in_thread(keys_dir: Path, settings: Settings | None = None) -> Iterator[
 
     async def start() -> str:
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG).start()
         host, port = runner.addresses[0][:2]
         return f"http://{host}:{port}"
 
