@@ -84,3 +84,31 @@ async def test_replicas_share_one_bucket_that_ramps_up_after_it_is_created(redis
     assert first_second <= 9
     assert 13 <= last_second <= 22
     assert len(granted) <= 55
+
+
+async def test_sends_waiting_for_a_grant_all_go_on_in_the_turn_it_comes_in(redis: Redis) -> None:
+    """Hundreds of sends waiting for tokens share one call to Redis and go on together once
+    it is answered. Behind a lock they went on one per turn of the event loop, which a busy
+    dispatcher (500 in flight) took tens of milliseconds to get through."""
+    limiter = RateLimiter(
+        redis, Keys("grant-test."), rate_per_minute=600_000, burst_s=1, ramp_up_s=0, idle_reset_s=60
+    )
+    stop = asyncio.Event()
+    turns = 0
+    counting = True
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while counting:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async def send() -> int:
+        assert await limiter.acquire("herald-grant", stop)
+        return turns
+
+    counter = asyncio.ensure_future(count_turns())
+    went_on = await asyncio.gather(*(send() for _ in range(300)))
+    counting = False
+    await counter
+    assert max(went_on) - min(went_on) <= 1
