@@ -7,7 +7,7 @@ requests in flight as the raw loop has workers in the same conditions. Needs the
 and Redis (``make infra-up``); uses Redis DB 10 under the scenario's namespace and deletes what
 it wrote.
 
-    uv run python -m bench.dispatcher_bench [--messages 5000] [--sdk-messages 500] [--repeat 3]
+    uv run python -m bench.dispatcher_bench [--messages 20000] [--sdk-messages 500] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Context:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--sdk-messages", type=int, default=500)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=64, help="raw loop, no latency")
