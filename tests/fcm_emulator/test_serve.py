@@ -19,6 +19,7 @@ from fcm_emulator import service_account
 from fcm_emulator.app import LISTEN_BACKLOG
 from fcm_emulator.testing import HttpSender
 from herald_dev.stack import free_port
+from kit.sockets import listen_queue, somaxconn
 
 PROJECT = "herald-serve"
 
@@ -83,21 +84,13 @@ def test_serve_queues_a_whole_pools_connections_opened_at_once() -> None:
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15
-        while not (listening := ss_listening(port)):
+        while (queue := listen_queue(port)) is None:
             assert process.poll() is None, "the emulator exited"
             assert time.monotonic() < deadline, "the emulator is not listening after 15 s"
             time.sleep(0.05)
-        somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
-        if somaxconn <= 128:
-            pytest.skip(f"the kernel caps every listening queue at {somaxconn}")
-        # For a listening socket, ss shows the queue's size in the Send-Q column.
-        assert int(listening.split()[2]) == min(LISTEN_BACKLOG, somaxconn)
+        if somaxconn() <= 128:
+            pytest.skip(f"the kernel caps every listening queue at {somaxconn()}")
+        assert queue == min(LISTEN_BACKLOG, somaxconn())
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def ss_listening(port: int) -> str:
-    return subprocess.run(
-        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
-    ).stdout.strip()

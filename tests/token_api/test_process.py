@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -26,6 +28,7 @@ from token_api.support import (
 )
 
 from herald_token_api.db import Pool
+from kit.sockets import listen_queue, somaxconn
 
 COMMAND = [sys.executable, "-m", "herald_token_api"]
 
@@ -120,6 +123,28 @@ async def test_serve_migrates_at_start_up_and_exits_0_on_sigterm(empty_database:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+async def test_serve_queues_a_burst_of_new_connections(empty_database: str) -> None:
+    """Clients reconnecting at once (after a deploy, behind a load balancer) open hundreds of
+    connections. Beyond the listening socket's queue the kernel drops their SYNs and each such
+    connection waits a second or more; aiohttp's default queue is 128."""
+    if somaxconn() <= 128:
+        pytest.skip(f"the kernel caps every listening queue at {somaxconn()}")
+    port = free_port()
+    env = environment(empty_database, HERALD_HTTP_PORT=str(port))
+    process = await asyncio.create_subprocess_exec(*COMMAND, "serve", env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while (queue := listen_queue(port)) is None:
+            assert process.returncode is None, "the token-api exited"
+            assert time.monotonic() < deadline, "the token-api is not listening after 30 s"
+            await asyncio.sleep(0.05)
+        assert queue == min(4096, somaxconn())
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 async def test_health_and_metrics_are_served_on_the_api_port(

@@ -26,7 +26,9 @@ async def serve(stop: asyncio.Event) -> None:
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        site = web.TCPSite(
+            runner, settings.http_host, settings.http_port, backlog=settings.http_backlog
+        )
         await site.start()
         log.info("serving", extra={"host": settings.http_host, "port": settings.http_port})
         await stop.wait()

@@ -24,6 +24,10 @@ class TokenApiSettings(HeraldSettings):
     migrate_on_start: bool = True
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Connections waiting to be accepted (the kernel caps it at net.core.somaxconn). aiohttp's
+    # 128 drops the SYNs of a larger burst (clients reconnecting after a deploy), and each of
+    # those connections waits a second or more for its retransmission.
+    http_backlog: int = Field(default=4096, ge=1, le=65535)
     max_body_bytes: int = Field(default=16_384, ge=1024)
     # Browser origins allowed to call the API (CORS), comma-separated; empty = none.
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
