@@ -7,8 +7,7 @@ import logging
 
 from redis.asyncio import Redis
 
-from herald import topics
-from herald.connect import with_retries
+from herald import redis_client, topics
 from herald.consumer import Consumer
 from herald.health import HealthServer
 from herald.producer import Producer
@@ -28,7 +27,6 @@ from herald_dispatcher.targets import TargetReader
 
 log = logging.getLogger(__name__)
 
-_REDIS_TIMEOUT_S = 10.0
 # A claimed delivery key is taken for interrupted after the send timeout and this margin.
 _LEASE_MARGIN_S = 2.0
 _FLUSH_TIMEOUT_S = 10.0
@@ -53,19 +51,6 @@ def make_sender(settings: DispatcherSettings) -> FcmSender:
     )
 
 
-async def connect_redis(settings: DispatcherSettings) -> Redis:
-    redis = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_connect_timeout=_REDIS_TIMEOUT_S,
-        socket_timeout=_REDIS_TIMEOUT_S,
-        max_connections=64,
-    )
-    await with_retries(
-        "Redis", redis.ping, settings.connect_attempts, settings.connect_retry_delay_s
-    )
-    return redis
-
-
 class Dispatcher:
     """``await Dispatcher(settings).run(stop)`` returns once ``stop`` is set and the batch in
     hand finished or was handed back within the grace period, its offsets committed and the
@@ -77,7 +62,12 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
-        redis = await connect_redis(settings)
+        redis = await redis_client.connect(
+            settings.redis_url.get_secret_value(),
+            attempts=settings.connect_attempts,
+            retry_delay_s=settings.connect_retry_delay_s,
+            max_connections=64,
+        )
         producer = Producer(
             settings.kafka_bootstrap,
             client_id="herald-dispatcher",

@@ -5,10 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from redis.asyncio import Redis
-
-from herald import topics
-from herald.connect import with_retries
+from herald import redis_client, topics
 from herald.health import HealthServer
 from herald_scheduler.batching import ScriptBatcher
 from herald_scheduler.clock import Clock, SystemClock
@@ -22,7 +19,6 @@ from herald_scheduler.store import SCRIPTS
 
 log = logging.getLogger(__name__)
 
-_REDIS_TIMEOUT_S = 10.0
 # Small per-partition fetches put many partitions into each batch, and the consumer handles the
 # partitions of a batch in parallel (their Redis calls then share pipelines).
 _INTAKE_PARTITION_FETCH_BYTES = 128 * 1024
@@ -30,18 +26,6 @@ _INTAKE_PARTITION_FETCH_BYTES = 128 * 1024
 # (each batch costs an offset commit), and at most this wait added to a quiet topic's intake.
 _INTAKE_FETCH_MIN_BYTES = 16 * 1024
 _INTAKE_FETCH_MAX_WAIT_MS = 20
-
-
-async def connect_redis(settings: SchedulerSettings) -> Redis:
-    redis = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_connect_timeout=_REDIS_TIMEOUT_S,
-        socket_timeout=_REDIS_TIMEOUT_S,
-    )
-    await with_retries(
-        "Redis", redis.ping, settings.connect_attempts, settings.connect_retry_delay_s
-    )
-    return redis
 
 
 class Scheduler:
@@ -75,7 +59,11 @@ class Scheduler:
 
     async def run(self, stop: asyncio.Event) -> None:
         settings = self.settings
-        redis = await connect_redis(settings)
+        redis = await redis_client.connect(
+            settings.redis_url.get_secret_value(),
+            attempts=settings.connect_attempts,
+            retry_delay_s=settings.connect_retry_delay_s,
+        )
         scripts = ScriptBatcher(redis, SCRIPTS)
         await self.producer.start()
         await self.bookkeeping.start()
