@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from herald import topics
 from herald.consumer import Consumer, Record
 from herald.producer import Producer
@@ -188,9 +190,13 @@ async def test_compacted_topics_really_are_compacted(bootstrap: str, namespace: 
     }
 
 
+@pytest.mark.parametrize("batches_in_flight", [1, 2])
 async def test_records_that_arrive_while_a_batch_is_handled_come_in_the_next_batch(
-    bootstrap: str, namespace: str, producer: Producer
+    bootstrap: str, namespace: str, producer: Producer, batches_in_flight: int
 ) -> None:
+    """Also with two batches in flight: a consumer that is caught up fetches no second batch
+    while the first is handled (that one would take what arrived first, one record, and leave
+    the rest for the batch after it)."""
     topic = topics.TOKENS_INVALIDATED
     await producer.send_and_wait(topic, "same-key", invalidated(0))
     batches: list[list[str]] = []
@@ -211,10 +217,11 @@ async def test_records_that_arrive_while_a_batch_is_handled_come_in_the_next_bat
         Consumer(
             [topic],
             bootstrap=bootstrap,
-            group_id="next-batch-test",
+            group_id=f"next-batch-test-{batches_in_flight}",
             producer=producer,
             namespace=namespace,
             batch_handler=handle,
+            batches_in_flight=batches_in_flight,
         )
     )
     try:

@@ -76,9 +76,9 @@ class Consumer:
     consumer goes on. Any other exception means "try again": the partition is rewound to the
     failed record, nothing past it is committed, and it is retried after a growing backoff.
     With ``batch_handler`` the whole fetched batch is handed over at once instead; with
-    ``batches_in_flight`` > 1 the next batch is fetched and handed over while the earlier ones
-    are still being handled (their work overlaps), and each batch is committed once it and every
-    batch before it finished.
+    ``batches_in_flight`` > 1 and a backlog the next batch is fetched and handed over while the
+    earlier ones are still being handled (their work overlaps), and each batch is committed once
+    it and every batch before it finished.
     """
 
     def __init__(
@@ -210,21 +210,30 @@ class Consumer:
             self.kafka.resume(*paused)
 
     async def _run_overlapped(self, stop: asyncio.Event, stopping: asyncio.Future[Any]) -> None:
-        """Fetch while up to ``batches_in_flight`` batches are being handled; finish them in
-        fetch order. A failed batch waits for the ones after it, then all of them are fetched
-        again (uncommitted) after the backoff."""
+        """With a backlog, fetch while up to ``batches_in_flight`` batches are being handled;
+        finish them in fetch order. A failed batch waits for the ones after it, then all of them
+        are fetched again (uncommitted) after the backoff."""
         handler = self._batch_handler
         assert handler is not None
         pending: deque[InFlight] = deque()
         # Partitions with an unfinished record (stopping): nothing past it is committed.
         blocked: set[TopicPartition] = set()
         fetch: asyncio.Future[dict[TopicPartition, list[Any]]] | None = None
+        # Whether the last batch left records behind it. Only then is the next batch fetched
+        # while earlier ones are handled; a caught-up consumer waits for its batch (fetching
+        # paused, see _fetch), as with one batch in flight, so that what arrives meanwhile comes
+        # in one fresh fetch instead of in small batches queued behind it.
+        backlog = False
         try:
             while pending or not stop.is_set():
-                if fetch is None and not stop.is_set() and len(pending) < self._batches_in_flight:
-                    fetch = asyncio.ensure_future(
-                        self.kafka.getmany(timeout_ms=1000, max_records=self._max_records)
-                    )
+                if (
+                    fetch is None
+                    and not stop.is_set()
+                    and len(pending) < self._batches_in_flight
+                    and (backlog or not pending)
+                ):
+                    self._resume_fetching()
+                    fetch = asyncio.ensure_future(self._fetch())
                 waits: set[asyncio.Future[Any]] = set()
                 if not stop.is_set():
                     waits.add(stopping)
@@ -257,6 +266,7 @@ class Consumer:
                 if fetch is not None and fetch.done():
                     batch, fetch = fetch.result(), None
                     if batch:
+                        backlog = not self.kafka.paused()
                         task = asyncio.ensure_future(self._handle_batch(batch, handler))
                         pending.append(InFlight(batch, task))
                 if stop.is_set():
