@@ -57,7 +57,7 @@ async def test_values_and_a_script_of_hundreds_of_arguments_reach_redis_intact()
     redis = await connect(REDIS_URL, attempts=1, retry_delay_s=0)
     prefix = f"test-redis-client-{uuid.uuid4().hex}"
     try:
-        assert issubclass(redis.connection_pool.connection_class, Connection)
+        assert redis.connection_pool.connection_class is packed_by_hiredis(Connection)
         for n, argument in enumerate(ARGUMENTS):
             await redis.set(f"{prefix}:{n}", argument)
         stored = await redis.mget([f"{prefix}:{n}" for n in range(len(ARGUMENTS))])
