@@ -4,6 +4,7 @@ encoder makes of the message built for that target."""
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -89,7 +90,7 @@ def test_each_target_gets_exactly_the_body_firebase_admin_encodes_for_it(
         expected = encoded_by_firebase_admin(notification, kind, platform, value)
         assert shared.body(value) == expected
         # The SDK path gets the same message, for this target.
-        assert message.encode(shared.message_for(value)) == expected
+        assert message.encode(shared.message_for(notification, value)) == expected
         field = "fid" if kind == common_pb2.TARGET_KIND_FID else "token"
         assert json.loads(shared.body(value))["message"][field] == value
 
@@ -157,3 +158,30 @@ def test_an_empty_target_is_refused_as_firebase_admin_refuses_it() -> None:
         encoded_by_firebase_admin(notification, KINDS[0], PLATFORMS[0], "")
     with pytest.raises(ValueError, match="cannot be empty"):
         message.template(notification, KINDS[0], PLATFORMS[0], NOW_MS).body("")
+
+
+def test_a_notification_and_its_templates_are_freed_without_the_garbage_collector() -> None:
+    """A template is kept on its notification and refers to nothing that refers back: a handled
+    notification goes as soon as the last reference to it does, instead of waiting as a cycle
+    for the collector (which cost the dispatcher about 7% of its CPU)."""
+    due = notifications_pb2.NotificationDue(
+        event_id="ev-1",
+        notification_id="tea-1",
+        user_id="user-1",
+        content=common_pb2.NotificationContent(title="Tea is ready", data={"timer": "tea"}),
+    )
+    gc.collect()
+    gc.disable()
+    try:
+        for kind in KINDS:
+            for platform in PLATFORMS:
+                notification = parse(
+                    Record("herald.notifications.due.v1", 0, 0, "user-1", due, None, NOW_MS)
+                )
+                shared = message.template(notification, kind, platform, NOW_MS)
+                built = shared.message_for(notification, "browser-1")
+                assert message.encode(built) == shared.body("browser-1")
+                del notification, shared, built
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

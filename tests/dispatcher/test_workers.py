@@ -4,6 +4,9 @@ nothing more taken once stopping."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
+from collections.abc import Awaitable, Callable
 
 from herald_dispatcher.workers import Workers
 
@@ -13,14 +16,13 @@ async def test_a_waiting_item_gets_a_spare_worker_so_the_others_go_on() -> None:
     done: list[int] = []
     running = 0
     most = 0
-    workers: Workers[int]
 
-    async def work(item: int) -> None:
+    async def work(item: int, spare: Callable[[], None]) -> None:
         nonlocal running, most
         running += 1
         most = max(most, running)
         if item == 0:
-            workers.spare()
+            spare()
             await asyncio.sleep(0.3)
         else:
             await asyncio.sleep(0.01)
@@ -40,7 +42,7 @@ async def test_once_stopping_no_further_item_is_taken_and_the_rest_is_cancelled(
     started: list[int] = []
     finished: list[int] = []
 
-    async def work(item: int) -> None:
+    async def work(item: int, spare: Callable[[], None]) -> None:
         started.append(item)
         if item == 1:
             stop.set()
@@ -52,3 +54,38 @@ async def test_once_stopping_no_further_item_is_taken_and_the_rest_is_cancelled(
     assert started == [0, 1]
     # Item 1 finished within the grace period; item 0 did not and was cancelled.
     assert finished == [1]
+
+
+class _Outcome:
+    pass
+
+
+async def test_a_finished_run_leaves_nothing_to_the_garbage_collector() -> None:
+    """``work`` gets ``spare`` as an argument, so it needs no reference to the Workers: what
+    it holds (a batch's outcomes, and through them its notifications) is freed with it, by
+    reference counting, instead of waiting in a cycle for the collector."""
+    gc.collect()
+    gc.disable()
+    try:
+        ended: list[_Outcome | None] = [None] * 6
+        work = _recording_in(ended)
+        workers = Workers(range(6), work, asyncio.Event())
+        await workers.run(2, grace_s=1.0)
+        freed = [weakref.ref(outcome) for outcome in ended if outcome is not None]
+        assert len(freed) == 6
+        del ended, workers, work
+        assert [ref() for ref in freed] == [None] * 6
+    finally:
+        gc.enable()
+
+
+def _recording_in(
+    ended: list[_Outcome | None],
+) -> Callable[[int, Callable[[], None]], Awaitable[None]]:
+    async def work(index: int, spare: Callable[[], None]) -> None:
+        if index == 0:
+            spare()
+        await asyncio.sleep(0)
+        ended[index] = _Outcome()
+
+    return work

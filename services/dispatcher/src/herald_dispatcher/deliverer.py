@@ -214,7 +214,7 @@ class Deliverer:
         return FcmRequest(
             delivery.project_id,
             shared.body(target.value),
-            functools.partial(shared.message_for, target.value),
+            functools.partial(shared.message_for, delivery.notification, target.value),
             None if expires_at_ms is None else expires_at_ms - self._expiry_margin_ms,
         )
 

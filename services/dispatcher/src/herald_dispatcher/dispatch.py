@@ -139,13 +139,13 @@ class Dispatch:
         at most, and what no worker took is left unfinished."""
         queued = Counter(delivery.project_id for delivery in deliveries)
 
-        async def work(item: tuple[int, Delivery]) -> None:
+        async def work(item: tuple[int, Delivery], spare: Callable[[], None]) -> None:
             index, delivery = item
             project = delivery.project_id
             queued[project] -= 1
             try:
                 ended[index] = await self._deliver(
-                    delivery, acks, settling, queued=queued[project], spare=workers.spare
+                    delivery, acks, settling, queued=queued[project], spare=spare
                 )
             except Exception as exc:
                 ended[index] = exc

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,14 +139,23 @@ def encode(message: messaging.Message) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A notification's message for one platform and kind of target, encoded once."""
+    """A notification's message for one platform and kind of target, encoded once.
 
-    is_fid: bool
+    It is kept on the notification, so it holds no reference back to it (no closure over it):
+    a handled notification is then freed at once by reference counting, not left as a cycle
+    for the garbage collector to find, which cost the dispatcher about 7% of its CPU."""
+
+    kind: common_pb2.TargetKind
+    platform: common_pb2.Platform
+    # The instant the TTL was taken at.
+    now_ms: int
     # The encoded body before and after the target's JSON string.
     head: bytes
     tail: bytes
-    # firebase-admin's message for a target (for senders that go through the SDK).
-    build: Callable[[str], messaging.Message]
+
+    @property
+    def is_fid(self) -> bool:
+        return self.kind == common_pb2.TARGET_KIND_FID
 
     def body(self, target: str) -> bytes:
         """The ``messages:send`` body for ``target``, as ``encode(build(…))`` would make it."""
@@ -155,9 +164,15 @@ class Template:
             raise ValueError(f"Message.{'fid' if self.is_fid else 'token'} cannot be empty.")
         return b"".join((self.head, _json_string(target).encode(), self.tail))
 
-    def message_for(self, target: str) -> messaging.Message:
-        """The firebase-admin message for ``target``."""
-        return self.build(target)
+    def message_for(self, notification: Notification, target: str) -> messaging.Message:
+        """firebase-admin's message of ``notification`` (the one this template is of) for
+        ``target``, for senders that go through the SDK."""
+        return build(
+            notification,
+            common_pb2.Target(kind=self.kind, value=target),
+            self.platform,
+            self.now_ms,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,21 +197,19 @@ def template(
 ) -> Template:
     """The notification's template for this platform, kind of target and the TTL left at
     ``now_ms`` (cached on the notification); ValueError when firebase-admin refuses it."""
-    is_fid = kind == common_pb2.TARGET_KIND_FID
     ttl = ttl_s(notification, now_ms)
-    key = (platform, is_fid, ttl)
+    key = (platform, kind == common_pb2.TARGET_KIND_FID, ttl)
     found = notification.templates.get(key)
     if found is None:
         shape = _shape(notification, kind, platform, ttl)
         tag = replace_tag(notification).encode()
         data = _data_json(notification.due.content.data) if shape.has_data else b""
         found = notification.templates[key] = Template(
-            is_fid,
+            kind,
+            platform,
+            now_ms,
             shape.fill(shape.head, tag, data),
             shape.fill(shape.tail, tag, data),
-            lambda value: build(
-                notification, common_pb2.Target(kind=kind, value=value), platform, now_ms
-            ),
         )
     return found
 

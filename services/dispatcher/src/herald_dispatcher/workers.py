@@ -16,10 +16,18 @@ T = TypeVar("T")
 class Workers(Generic[T]):
     """``await Workers(items, work, stop).run(count, grace_s)`` returns once every item was
     worked on, or once ``stop`` is set and the workers finished within ``grace_s`` (or were
-    cancelled); ``work`` must not raise. Once stopping, no worker takes a further item."""
+    cancelled); ``work(item, spare)`` must not raise. Once stopping, no worker takes a further
+    item.
+
+    ``work`` gets ``spare`` as an argument rather than reaching this object through a closure:
+    that would be a reference cycle, and the batch's items and outcomes, which ``work`` holds,
+    would then wait for the garbage collector instead of being freed when the batch is done."""
 
     def __init__(
-        self, items: Iterable[T], work: Callable[[T], Awaitable[None]], stop: asyncio.Event
+        self,
+        items: Iterable[T],
+        work: Callable[[T, Callable[[], None]], Awaitable[None]],
+        stop: asyncio.Event,
     ) -> None:
         self._items = iter(items)
         self._work = work
@@ -51,7 +59,7 @@ class Workers(Generic[T]):
         for item in self._items:
             if self._stop.is_set():
                 return
-            await self._work(item)
+            await self._work(item, self.spare)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
