@@ -6,6 +6,7 @@ import asyncio
 
 from herald import lifecycle
 from herald.logs import configure_logging
+from herald.runtime import tune_gc
 from herald_scheduler.service import Scheduler
 from herald_scheduler.settings import SchedulerSettings
 
@@ -13,6 +14,7 @@ from herald_scheduler.settings import SchedulerSettings
 def main() -> None:
     settings = SchedulerSettings()
     configure_logging("scheduler", settings.log_level)
+    tune_gc(settings.gc_gen0_threshold)
 
     async def serve(stop: asyncio.Event) -> None:
         await Scheduler(settings).run(stop)
