@@ -45,9 +45,10 @@ class DispatcherSettings(HeraldSettings):
 
     # Records of herald.notifications.due.v1 handled (and committed) together.
     batch_max_records: int = Field(default=1000, ge=1, le=10_000)
-    # Batches handled at once: the next one is fetched and its sends start while the previous
-    # one's last answers are awaited (each is committed once it and every earlier one finished).
-    batches_in_flight: int = Field(default=1, ge=1, le=8)
+    # Batches handled at once while there is a backlog: the next one is fetched and its sends
+    # start while the previous one's last answers are awaited (each is committed once it and
+    # every earlier one finished).
+    batches_in_flight: int = Field(default=2, ge=1, le=8)
     # Attempts per (notification, target), all retries included, before it is dead-lettered.
     max_attempts: int = Field(default=10, ge=1)
     # No attempt later than this after the occurrence was due (FCM: give up after ~60 min).
