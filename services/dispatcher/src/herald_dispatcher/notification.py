@@ -27,16 +27,12 @@ class Notification:
     occurrence_ms: int
     # Not delivered at or after this instant; None = no limit.
     expires_at_ms: int | None
+    # Copied out of ``due``: protobuf makes a new str on every read of a string field, and a
+    # delivery reads these several times.
+    notification_id: str
+    user_id: str
     # Encoded FCM messages shared by the notification's targets (see message.template).
     templates: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def notification_id(self) -> str:
-        return self.due.notification_id
-
-    @property
-    def user_id(self) -> str:
-        return self.due.user_id
 
     def expired(self, now_ms: int) -> bool:
         return self.expires_at_ms is not None and now_ms >= self.expires_at_ms
@@ -49,7 +45,8 @@ def parse(record: Record) -> Notification:
         raise InvalidRecord("tombstone", "herald.notifications.due.v1 has no tombstones")
     if not isinstance(due, notifications_pb2.NotificationDue):
         raise InvalidRecord("unexpected-type", type(due).__name__)
-    if not due.notification_id or not due.user_id:
+    notification_id, user_id = due.notification_id, due.user_id
+    if not notification_id or not user_id:
         raise InvalidRecord("incomplete", "notification_id and user_id are required")
     content = due.content
     if not (content.title or content.body or content.data):
@@ -63,4 +60,4 @@ def parse(record: Record) -> Notification:
         to_ms(due.occurrence_at) if due.HasField("occurrence_at") else record.timestamp_ms
     )
     expires_at_ms = to_ms(due.expires_at) if due.HasField("expires_at") else None
-    return Notification(record, due, occurrence_ms, expires_at_ms)
+    return Notification(record, due, occurrence_ms, expires_at_ms, notification_id, user_id)
