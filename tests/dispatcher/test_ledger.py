@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from herald.v1 import deliveries_pb2
-from herald_dispatcher.ledger import Ledger, Pending, Settled
+from herald_dispatcher.ledger import RENEW_AFTER_MS, Ledger, Pending, Settled
 
 NOW_MS = 1_790_000_000_000
 SENT = Settled(deliveries_pb2.DELIVERY_STATUS_SENT, "projects/p/messages/1")
@@ -65,6 +65,36 @@ async def test_a_claim_this_process_left_behind_is_taken_over_without_waiting(
     other = await ledger.claim("k-other", NOW_MS)
     assert isinstance(other, Pending)
     assert not ledger.abandoned("k-other", other)
+
+
+async def test_a_claim_that_waited_for_its_send_renews_its_lease_first(redis: Redis) -> None:
+    ledger = Ledger(redis, ttl_s=60, lease_ms=12_000)
+    other = Ledger(redis, ttl_s=60, lease_ms=12_000)
+    assert await ledger.claim("k", NOW_MS) is None
+    calls = _count_round_trips(ledger)
+
+    # Sent soon after its claim: the lease is left as it is, without a round trip.
+    assert await ledger.keep("k", NOW_MS + RENEW_AFTER_MS - 1) is None
+    assert calls == [0]
+    # Sent later: the lease runs from now, and the key is still this caller's.
+    assert await ledger.keep("k", NOW_MS + 5_000) is None
+    assert calls == [1]
+    held = await other.claim("k", NOW_MS + 5_000)
+    assert held == Pending(NOW_MS + 5_000 + 12_000)
+    assert not ledger.abandoned("k", held)
+
+    # Waited past its lease, and another redelivery took the key over: not this caller's.
+    assert await ledger.claim("k-late", NOW_MS) is None
+    lapsed = await other.claim("k-late", NOW_MS + 13_000)
+    assert isinstance(lapsed, Pending)
+    assert await other.take_over("k-late", lapsed, NOW_MS + 13_000) is None
+    assert await ledger.keep("k-late", NOW_MS + 13_000) == Pending(NOW_MS + 25_000)
+
+    # Lost from Redis while claimed: claimed again.
+    assert await ledger.claim("k-lost", NOW_MS) is None
+    await redis.delete("k-lost")
+    assert await ledger.keep("k-lost", NOW_MS + 2_000) is None
+    assert await other.claim("k-lost", NOW_MS + 2_000) == Pending(NOW_MS + 14_000)
 
 
 async def test_a_failed_round_trip_fails_every_operation_in_it(redis: Redis) -> None:

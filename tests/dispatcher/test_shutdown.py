@@ -6,13 +6,16 @@ import asyncio
 import time
 
 from dispatcher.conftest import StartDispatcher
-from dispatcher.support import accepted, due, entry, issue, publish_tokens, reports, until
+from dispatcher.support import PROJECT, accepted, due, entry, issue, publish_tokens, reports, until
+from redis.asyncio import Redis
 
 from fcm_emulator.client import EmulatorClient
 from fcm_emulator.faults import FaultConfig
 from herald import topics
 from herald.producer import Producer
 from herald.v1 import deliveries_pb2
+from herald_dispatcher.deliverer import RESENT
+from herald_dispatcher.keys import Keys
 from kit.kafka import committed_offsets
 
 IN_FLIGHT = 4
@@ -60,3 +63,41 @@ async def test_stop_finishes_sends_in_flight_commits_them_and_hands_back_the_res
         f"n-{n}" for n in range(NOTIFICATIONS)
     )
     assert len(await accepted(fcm, browser.target)) == NOTIFICATIONS
+
+
+async def test_deliveries_stopped_while_waiting_for_a_slot_release_their_claims(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    redis: Redis,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    await publish_tokens(producer, "sue", [entry(browser)])
+    await fcm.set_faults(FaultConfig(latency_ms=1000))
+    ids = [f"w-{n}" for n in range(6)]
+    await asyncio.gather(
+        *[await producer.send(topics.NOTIFICATIONS_DUE, "sue", due(i, "sue")) for i in ids]
+    )
+    keys = [Keys(namespace).delivery(i, PROJECT, browser.target) for i in ids]
+    # One request in flight; two batches of two, so one delivery claims its key and waits.
+    first = await start_dispatcher(max_in_flight=1, batch_max_records=2)
+
+    async def one_sending_one_waiting() -> bool:
+        return sum(1 for value in await redis.mget(keys) if value) == 2
+
+    await until(one_sending_one_waiting, "a delivery claimed its key and waits for the slot")
+    await first.finish()
+
+    sent = {r.notification_id for r in await reports(bootstrap, namespace, 2, timeout_s=3)}
+    assert len(sent) == 1
+    # The waiting claim was released: nothing is left pending for the next process to wait out.
+    assert [value is not None for value in await redis.mget(keys)] == [i in sent for i in ids]
+
+    await fcm.set_faults(FaultConfig())
+    await start_dispatcher()
+    everything = await reports(bootstrap, namespace, len(ids), timeout_s=8)
+    assert sorted(r.notification_id for r in everything) == ids
+    assert all(r.error_message != RESENT for r in everything)
+    assert len(await accepted(fcm, browser.target)) == len(ids)

@@ -125,32 +125,31 @@ class Deliverer:
                     error_message=str(exc),
                     dead_letter_reason="invalid-message",
                 )
-            async with self._slots:
-                if self._stop.is_set():
-                    raise HandedBack
-                # Again: waiting for the limiter and a slot can outlast the expiry in a backlog.
-                if notification.expired(now_ms() + self._expiry_margin_ms):
+            claimed_ms = now_ms()
+            # Again: waiting for the limiter can outlast the expiry in a backlog.
+            if notification.expired(claimed_ms + self._expiry_margin_ms):
+                return _expired(attempts)
+            # Claimed before waiting for an in-flight slot: the round trip overlaps the sends
+            # ahead, and the request leaves as soon as a slot is free.
+            earlier = await self._ledger.claim(key, claimed_ms)
+            if isinstance(earlier, Pending) and (
+                earlier.lease_until_ms <= claimed_ms or self._ledger.abandoned(key, earlier)
+            ):
+                # Interrupted before or after its request left: send again, with the same
+                # replace tag, so the device shows it once either way.
+                earlier = await self._ledger.take_over(key, earlier, claimed_ms)
+                resent = earlier is None
+            if earlier is None:
+                claimed.append(True)
+                try:
+                    sent = await self._in_turn(key, request)
+                except SendByPassed:
                     return _expired(attempts)
-                claimed_ms = now_ms()
-                earlier = await self._ledger.claim(key, claimed_ms)
-                if isinstance(earlier, Pending) and (
-                    earlier.lease_until_ms <= claimed_ms or self._ledger.abandoned(key, earlier)
-                ):
-                    # Interrupted before or after its request left: send again, with the
-                    # same replace tag, so the device shows it once either way.
-                    earlier = await self._ledger.take_over(key, earlier, claimed_ms)
-                    resent = earlier is None
-                if earlier is None:
-                    claimed.append(True)
-                    # The sender checks the expiry once more, just before the request leaves:
-                    # the claim's round trips (a slow or recovering Redis, the take-over), a
-                    # token refresh or a new connection can outlast it too.
-                    try:
-                        response = await self._send(request)
-                    except SendByPassed:
-                        await self._ledger.release(key)
-                        return _expired(attempts)
+                if isinstance(sent, FcmResponse):
+                    response = sent
                     attempts += 1
+                else:
+                    earlier = sent
             if earlier is not None:
                 outcome = await self._after_earlier(key, earlier, attempts, spare)
                 if outcome is None:
@@ -206,6 +205,25 @@ class Deliverer:
                 response,
                 dead_letter_reason="retry-budget-spent",
             )
+
+    async def _in_turn(self, key: str, request: FcmRequest) -> FcmResponse | Earlier:
+        """The request of a claimed delivery, sent once an in-flight slot is free: FCM's
+        response, or what the key holds when the claim was lost while waiting. Raises HandedBack
+        when stopping and SendByPassed past the send-by time, the key released in both cases."""
+        async with self._slots:
+            try:
+                if self._stop.is_set():
+                    raise HandedBack
+                earlier = await self._ledger.keep(key, now_ms())
+                if earlier is not None:
+                    return earlier
+                # The sender checks the expiry once more, just before the request leaves: the
+                # wait for the slot, a slow or recovering Redis, a token refresh or a new
+                # connection can outlast it.
+                return await self._send(request)
+            except (HandedBack, SendByPassed):
+                await self._ledger.release(key)
+                raise
 
     def _request(self, delivery: Delivery) -> FcmRequest:
         target = delivery.target

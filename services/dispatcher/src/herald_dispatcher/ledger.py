@@ -1,7 +1,10 @@
 """Delivery keys: at most one notification per (notification, target) as the device shows it.
 
 Before a send the key is claimed, if absent, as *pending* with a lease; after FCM's answer it
-is settled with the outcome, or deleted when the send will be retried. A redelivered record
+is settled with the outcome, or deleted when the send will be retried. The claim is made before
+the delivery waits for an in-flight slot, so its round trip overlaps the sends ahead of it; a
+claim that waited longer than ``RENEW_AFTER_MS`` renews its lease before the request leaves, so
+the lease still covers the send. A redelivered record
 (crash, rebalance) finds the key: a settled one is reported again without sending; a pending
 one whose lease is running belongs to a send still in flight elsewhere and is waited for; a
 pending one whose lease ran out was interrupted, before or after its request left, so one
@@ -68,6 +71,8 @@ def decode(raw: bytes | str) -> Earlier:
     )
 
 
+# A claim held this long before its send is renewed first (the lease is the send timeout + 2 s).
+RENEW_AFTER_MS = 1000
 _CLAIM_IDS = itertools.count()
 _PROCESS_ID = os.urandom(6).hex()
 
@@ -82,9 +87,10 @@ def _pending(lease_until_ms: int) -> str:
 
 
 # One call for every operation queued meanwhile, in their order. KEYS: delivery keys; ARGV[1]:
-# TTL (ms); ARGV[2]: one letter per key, c = claim, s = settle, r = release, p = peek; ARGV[2 + i]:
-# the lease or outcome for KEYS[i]. Returns per key: for a claim '' when claimed, else the value
-# found; for a peek the value (nil when absent); else ''.
+# TTL (ms); ARGV[2]: one letter per key, c = claim, k = keep, s = settle, r = release, p = peek;
+# ARGV[2 + i]: the lease or outcome for KEYS[i] (for a keep, the value held, a space, the renewed
+# one). Returns per key: for a claim '' when claimed, else the value found; for a keep '' when
+# renewed, else the value found (nil when absent); for a peek the value (nil when absent); else ''.
 _OPERATE = """
 local ops = ARGV[2]
 local found = {}
@@ -97,6 +103,15 @@ for i, key in ipairs(KEYS) do
     else
       redis.call('SET', key, ARGV[i + 2], 'PX', ARGV[1])
       found[i] = ''
+    end
+  elseif op == 'k' then
+    local held, renewed = string.match(ARGV[i + 2], '^(%S+) (%S+)$')
+    local old = redis.call('GET', key)
+    if old == held then
+      redis.call('SET', key, renewed, 'PX', ARGV[1])
+      found[i] = ''
+    else
+      found[i] = old
     end
   elseif op == 's' then
     redis.call('SET', key, ARGV[i + 2], 'PX', ARGV[1])
@@ -142,9 +157,9 @@ class _Round:
 
 
 class Ledger:
-    """Claims, outcomes, releases and peeks of concurrent deliveries go to Redis together: one
-    script call in flight at a time with everything queued meanwhile, so the busier the
-    dispatcher, the more deliveries share a round trip."""
+    """Claims, renewals, outcomes, releases and peeks of concurrent deliveries go to Redis
+    together: one script call in flight at a time with everything queued meanwhile, so the
+    busier the dispatcher, the more deliveries share a round trip."""
 
     def __init__(self, redis: Redis, *, ttl_s: int, lease_ms: int) -> None:
         self._redis = redis
@@ -163,6 +178,24 @@ class Ledger:
         found = (await done)[index]
         if not found or _text(found) == value:
             self._running[key] = value
+            return None
+        return decode(found)
+
+    async def keep(self, key: str, now_ms: int) -> Earlier | None:
+        """Right before the send of a key this caller claimed: None when it is still this
+        caller's, its lease renewed if the claim is older than ``RENEW_AFTER_MS``; otherwise
+        what the key holds now (another redelivery took it over after the lease ran out)."""
+        held = self._running[key]
+        if int(held.split(":", 2)[1]) - now_ms > self._lease_ms - RENEW_AFTER_MS:
+            return None
+        renewed = _pending(now_ms + self._lease_ms)
+        done, index = self._enqueue("k", key, f"{held} {renewed}")
+        found = (await done)[index]
+        if found is None:
+            # Gone while claimed (Redis lost it): claim it the ordinary way.
+            return await self.claim(key, now_ms)
+        if not found or _text(found) == renewed:
+            self._running[key] = renewed
             return None
         return decode(found)
 
