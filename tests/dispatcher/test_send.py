@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from dispatcher.conftest import StartDispatcher
@@ -21,11 +23,13 @@ from redis.asyncio import Redis
 
 from fcm_emulator import service_account
 from fcm_emulator.client import EmulatorClient
+from fcm_emulator.faults import FaultConfig
 from fcm_emulator.targets import TargetKind
 from fcm_emulator.testing import RunningEmulator
 from herald.producer import Producer
 from herald.v1 import common_pb2, deliveries_pb2
 from herald_dispatcher import ledger
+from herald_dispatcher.deliverer import RESENT
 from herald_dispatcher.keys import Keys
 
 
@@ -198,6 +202,52 @@ async def test_a_key_this_process_claimed_and_left_is_taken_over_without_waiting
 
     assert report.status == deliveries_pb2.DELIVERY_STATUS_SENT
     assert len(await accepted(fcm, browser.target)) == 1
+
+
+async def test_a_claim_that_waits_long_for_its_slot_renews_its_lease_and_is_sent_once(
+    bootstrap: str,
+    namespace: str,
+    producer: Producer,
+    fcm: EmulatorClient,
+    redis: Redis,
+    start_dispatcher: StartDispatcher,
+) -> None:
+    browser = await issue(fcm)
+    await publish_tokens(producer, "rae", [entry(browser)])
+    await fcm.set_faults(FaultConfig(latency_ms=1200))
+    ids = [f"r-{n}" for n in range(4)]
+    for notification_id in ids:
+        await publish_due(producer, due(notification_id, "rae"))
+    keys = [Keys(namespace).delivery(i, PROJECT, browser.target) for i in ids]
+    # The pending values each key held, as claimed and as renewed.
+    pending: dict[str, list[str]] = defaultdict(list)
+
+    async def watch() -> None:
+        while True:
+            for key, value in zip(keys, await redis.mget(keys), strict=True):
+                text = value.decode() if value else ""
+                if text.startswith("p:") and text not in pending[key]:
+                    pending[key].append(text)
+            await asyncio.sleep(0.02)
+
+    watching = asyncio.ensure_future(watch())
+    try:
+        # One request in flight; two batches of two: a claim waits a whole send for its slot.
+        await start_dispatcher(max_in_flight=1, batch_max_records=2)
+        everything = await reports(bootstrap, namespace, len(ids), timeout_s=15)
+    finally:
+        watching.cancel()
+
+    assert sorted(r.notification_id for r in everything) == ids
+    assert {r.status for r in everything} == {deliveries_pb2.DELIVERY_STATUS_SENT}
+    assert all(r.error_message != RESENT for r in everything)
+    assert len(await accepted(fcm, browser.target)) == len(ids)
+    renewed = [values for values in pending.values() if len(values) > 1]
+    assert renewed, "no claim waited past the renewal"
+    for claimed, *renewals in renewed:
+        # Each renewal runs from a later time than the claim or renewal before it.
+        leases = [int(value.split(":")[1]) for value in (claimed, *renewals)]
+        assert leases == sorted(set(leases))
 
 
 async def test_a_retry_goes_only_to_the_targets_it_names(
