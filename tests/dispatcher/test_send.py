@@ -225,7 +225,7 @@ async def test_a_claim_that_waits_long_for_its_slot_renews_its_lease_and_is_sent
     async def watch() -> None:
         while True:
             for key, value in zip(keys, await redis.mget(keys), strict=True):
-                text = value.decode() if value else ""
+                text = value.decode() if isinstance(value, bytes) else ""
                 if text.startswith("p:") and text not in pending[key]:
                     pending[key].append(text)
             await asyncio.sleep(0.02)
