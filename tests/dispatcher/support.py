@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from fcm_emulator.client import EmulatorClient
+from fcm_emulator.faults import FaultConfig
 from fcm_emulator.records import ReceivedMessage
 from fcm_emulator.targets import IssuedTarget, TargetKind
 from fcm_emulator.testing import exchange, sign_assertion
@@ -93,6 +94,17 @@ async def publish_tokens(
         event_id=f"ts-{user_id}-{version}", user_id=user_id, tokens=entries, version=version
     )
     await producer.send_and_wait(topics.TOKENS, user_id, token_set if entries else None)
+
+
+async def slow_browser(
+    fcm: EmulatorClient, producer: Producer, user_id: str, latency_ms: float
+) -> IssuedTarget:
+    """The only browser of ``user_id``, its token set published; FCM answers after
+    ``latency_ms``."""
+    browser = await issue(fcm)
+    await publish_tokens(producer, user_id, [entry(browser)])
+    await fcm.set_faults(FaultConfig(latency_ms=latency_ms))
+    return browser
 
 
 def due(notification_id: str, user_id: str, **fields: Any) -> notifications_pb2.NotificationDue:

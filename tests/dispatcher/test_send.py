@@ -18,12 +18,12 @@ from dispatcher.support import (
     publish_due,
     publish_tokens,
     reports,
+    slow_browser,
 )
 from redis.asyncio import Redis
 
 from fcm_emulator import service_account
 from fcm_emulator.client import EmulatorClient
-from fcm_emulator.faults import FaultConfig
 from fcm_emulator.targets import TargetKind
 from fcm_emulator.testing import RunningEmulator
 from herald.producer import Producer
@@ -212,9 +212,7 @@ async def test_a_claim_that_waits_long_for_its_slot_renews_its_lease_and_is_sent
     redis: Redis,
     start_dispatcher: StartDispatcher,
 ) -> None:
-    browser = await issue(fcm)
-    await publish_tokens(producer, "rae", [entry(browser)])
-    await fcm.set_faults(FaultConfig(latency_ms=1200))
+    browser = await slow_browser(fcm, producer, "rae", latency_ms=1200)
     ids = [f"r-{n}" for n in range(4)]
     for notification_id in ids:
         await publish_due(producer, due(notification_id, "rae"))

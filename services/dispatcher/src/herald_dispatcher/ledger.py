@@ -175,11 +175,7 @@ class Ledger:
         """None when this caller may send; otherwise what an earlier attempt left."""
         value = _pending(now_ms + self._lease_ms)
         done, index = self._enqueue("c", key, value)
-        found = (await done)[index]
-        if not found or _text(found) == value:
-            self._running[key] = value
-            return None
-        return decode(found)
+        return self._held(key, value, (await done)[index])
 
     async def keep(self, key: str, now_ms: int) -> Earlier | None:
         """Right before the send of a key this caller claimed: None when it is still this
@@ -194,10 +190,7 @@ class Ledger:
         if found is None:
             # Gone while claimed (Redis lost it): claim it the ordinary way.
             return await self.claim(key, now_ms)
-        if not found or _text(found) == renewed:
-            self._running[key] = renewed
-            return None
-        return decode(found)
+        return self._held(key, renewed, found)
 
     def abandoned(self, key: str, earlier: Pending) -> bool:
         """Whether ``earlier`` is a claim of this process whose delivery ended (``finished``)
@@ -219,6 +212,12 @@ class Ledger:
         if found is None:
             # Released meanwhile: claim it the ordinary way.
             return await self.claim(key, now_ms)
+        return self._held(key, value, found)
+
+    def _held(self, key: str, value: str, found: bytes | str) -> Earlier | None:
+        """After writing ``value`` if the key allowed it: None when the key holds ``value`` (''
+        answered, or ``value`` found because redis-py ran the call again after its answer was
+        lost); otherwise what the key holds."""
         if not found or _text(found) == value:
             self._running[key] = value
             return None
