@@ -4,13 +4,12 @@ Before a send the key is claimed, if absent, as *pending* with a lease; after FC
 is settled with the outcome, or deleted when the send will be retried. The claim is made before
 the delivery waits for an in-flight slot, so its round trip overlaps the sends ahead of it; a
 claim that waited longer than ``RENEW_AFTER_MS`` renews its lease before the request leaves, so
-the lease still covers the send. A redelivered record
-(crash, rebalance) finds the key: a settled one is reported again without sending; a pending
-one whose lease is running belongs to a send still in flight elsewhere and is waited for; a
-pending one whose lease ran out was interrupted, before or after its request left, so one
-redelivery takes it over atomically and sends again. Every message carries its notification's
-replace tag (``message.replace_tag``), so a device that got the interrupted send replaces it
-rather than showing it twice.
+the lease still covers the send. A redelivered record (crash, rebalance) finds the key: a
+settled one is reported again without sending; a pending one whose lease is running belongs to
+a send still in flight elsewhere and is waited for; a pending one whose lease ran out was
+interrupted, before or after its request left, so one redelivery takes it over atomically and
+sends again. Every message carries its notification's replace tag (``message.replace_tag``), so
+a device that got the interrupted send replaces it rather than showing it twice.
 
 Each claim writes a value of its own (the lease and a claim id). redis-py runs a command again
 when the connection broke before its answer came (a Redis restart): a claim that then finds its
