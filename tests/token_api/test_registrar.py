@@ -88,3 +88,36 @@ async def test_a_failing_group_runs_again_one_by_one(narrow_pool: Pool, pool: Po
     assert isinstance(done[6], asyncpg.exceptions.CheckViolationError)
     assert await pool.fetchval("SELECT count(*) FROM push_tokens") == 6
     assert await pool.fetchval("SELECT count(*) FROM token_outbox") == 6
+
+
+async def test_a_busy_call_runs_the_next_groups_and_one_that_fails_runs_alone(
+    database_url: str, pool: Pool
+) -> None:
+    one = await asyncpg.create_pool(database_url, min_size=1, max_size=1)
+    registrar = Registrar(one, max_targets=10)
+    try:
+        async with pool.acquire() as blocker:
+            await blocker.execute("BEGIN")
+            await blocker.execute("LOCK TABLE push_tokens IN SHARE MODE")
+            # The first group takes the only connection and waits for the lock; the rest gather
+            # behind it, one of them a platform the table's check refuses.
+            first = [registrar.register(f"user-{n}", new_target(n)) for n in range(3)]
+            started = asyncio.gather(*first, return_exceptions=True)
+            await asyncio.sleep(0.2)
+            rest = [registrar.register(f"user-{n}", new_target(n)) for n in range(3, 6)]
+            rest.append(registrar.register("mallory", new_target(99, platform="symbian")))
+            waiting = asyncio.gather(*rest, return_exceptions=True)
+            await asyncio.sleep(0.2)
+            await blocker.execute("COMMIT")
+            done = [*await started, *await waiting]
+        # Registrations that arrive afterwards still go through.
+        after = await asyncio.gather(
+            *(registrar.register(f"user-{n}", new_target(n)) for n in range(6, 9))
+        )
+    finally:
+        await one.close()
+    assert [getattr(d, "outcome", None) for d in done[:6]] == ["created"] * 6
+    assert isinstance(done[6], asyncpg.exceptions.CheckViolationError)
+    assert [d.outcome for d in after] == ["created"] * 3
+    assert await pool.fetchval("SELECT count(*) FROM push_tokens") == 9
+    assert await pool.fetchval("SELECT count(*) FROM token_outbox") == 9
