@@ -43,8 +43,9 @@ from bench.common import (
     wait_http_ok,
 )
 from bench.results import Goal, Results, Row
-from bench.token_api_loops import POOL_SIZE, Timed, api_loop, keep_session, raw_loop
+from bench.token_api_loops import POOL_SIZE, Timed, api_loop, raw_loop
 from herald_dev.stack import free_port
+from herald_token_api.db import keep_session
 from herald_token_api.migrate import migrate
 from herald_token_api.settings import TokenApiSettings
 
@@ -134,6 +135,7 @@ async def measure(ctx: Context, run: int, concurrency: int) -> None:
     api = await api_loop(ctx.base_urls, count, concurrency, (SECRET, ISSUER, AUDIENCE))
     clocks.add_since(ctx.results, f"{key}.api", run, ctx.pids, count)
     record(ctx.results, f"{key}.api", run, api)
+    # Reset on release as the service's pool does (asyncpg's own reset query is a round trip).
     pool = await asyncpg.create_pool(
         ctx.database_url, min_size=POOL_SIZE, max_size=POOL_SIZE, reset=keep_session
     )

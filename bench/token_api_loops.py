@@ -157,12 +157,6 @@ async def api_loop(
             connection.close()
 
 
-async def keep_session(_: Any) -> None:
-    """The ``reset`` of the raw loop's pool, as of the token-api's: the upserts leave no session
-    state, so asyncpg's reset query on every release (a second round trip per upsert, about as
-    much PostgreSQL CPU as the upsert itself) is skipped."""
-
-
 async def raw_loop(pool: Any, count: int, concurrency: int) -> Timed:
     """``count`` upserts of new rows through ``pool`` (an asyncpg pool), ``concurrency`` at a
     time."""

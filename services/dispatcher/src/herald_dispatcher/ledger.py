@@ -59,7 +59,7 @@ def decode(raw: bytes | str) -> Earlier:
     text = _text(raw)
     kind, _, rest = text.partition(":")
     if kind == "p":
-        return Pending(int(rest.partition(":")[0]), text)
+        return Pending(_lease_until_ms(text), text)
     if kind == "s":
         return Settled(deliveries_pb2.DELIVERY_STATUS_SENT, fcm_name=rest)
     status, code, invalidation = (int(part) for part in rest.split(":"))
@@ -74,6 +74,11 @@ def decode(raw: bytes | str) -> Earlier:
 RENEW_AFTER_MS = 1000
 _CLAIM_IDS = itertools.count()
 _PROCESS_ID = os.urandom(6).hex()
+
+
+def _lease_until_ms(pending: str) -> int:
+    """The lease of a pending value, ``p:<lease until, ms>:<claim id>``."""
+    return int(pending.split(":", 2)[1])
 
 
 def _of_this_process(value: str) -> bool:
@@ -181,7 +186,7 @@ class Ledger:
         caller's, its lease renewed if the claim is older than ``RENEW_AFTER_MS``; otherwise
         what the key holds now (another redelivery took it over after the lease ran out)."""
         held = self._running[key]
-        if int(held.split(":", 2)[1]) - now_ms > self._lease_ms - RENEW_AFTER_MS:
+        if _lease_until_ms(held) - now_ms > self._lease_ms - RENEW_AFTER_MS:
             return None
         renewed = _pending(now_ms + self._lease_ms)
         done, index = self._enqueue("k", key, f"{held} {renewed}")

@@ -23,7 +23,7 @@ async def connect(settings: TokenApiSettings) -> Connection:
     )
 
 
-async def _keep_session(_: Connection) -> None:
+async def keep_session(_: Connection) -> None:
     """Pooled connections carry no session state (no SET, LISTEN or session lock), so the reset
     query asyncpg runs on every release, a round trip each, is skipped. The pool still rolls
     back a transaction left open."""
@@ -37,7 +37,7 @@ async def open_pool(settings: TokenApiSettings) -> Pool:
             max_size=settings.db_pool_max_size,
             timeout=settings.db_timeout_s,
             command_timeout=settings.db_timeout_s,
-            reset=_keep_session,
+            reset=keep_session,
         )
 
     return await with_retries(
